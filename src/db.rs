@@ -1,0 +1,280 @@
+//! [`Db`]: the pool-backed entry point. Each statement borrows a pooled connection for just as
+//! long as it runs; transactions hold one for their whole life ([`Tx`](crate::Tx)).
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+use crate::entity::{Entity, FromRow};
+use crate::error::{Error, Result};
+use crate::executor::{execute_on, query_on, Executor, Params, Retry, Sealed};
+use crate::repo::Repo;
+use crate::statements::Statement;
+use crate::tx::Tx;
+
+/// Settings of a [`Db`]; start from [`Db::builder`].
+#[derive(Debug, Clone)]
+pub struct DbBuilder {
+    config: tokio_postgres::Config,
+    max_size: usize,
+    wait_timeout: Duration,
+    connect_timeout: Duration,
+}
+
+impl DbBuilder {
+    /// Maximum number of connections (default: 16).
+    pub fn max_size(mut self, max_size: usize) -> Self {
+        self.max_size = max_size;
+        self
+    }
+
+    /// How long a statement waits for a free connection before failing with
+    /// [`Error::PoolTimeout`] (default: 5 s).
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// How long opening a connection may take (default: 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Builds the pool and opens one connection to check the settings.
+    ///
+    /// # Errors
+    /// [`Error::Connect`] when the server cannot be reached or refuses the login;
+    /// [`Error::Pool`] when the settings are invalid.
+    pub async fn connect(self) -> Result<Db> {
+        let db = self.build()?;
+        drop(db.connection().await?);
+        Ok(db)
+    }
+
+    /// Builds the pool without connecting; connections open on first use.
+    ///
+    /// # Errors
+    /// [`Error::Pool`] when the settings are invalid.
+    pub fn build(self) -> Result<Db> {
+        let manager = Manager::from_config(
+            self.config,
+            NoTls,
+            ManagerConfig {
+                // Fast recycling keeps each connection's prepared statements; `Tx` never returns
+                // a connection with an open transaction to the pool.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.max_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.wait_timeout))
+            .create_timeout(Some(self.connect_timeout))
+            .recycle_timeout(Some(self.connect_timeout))
+            .build()
+            .map_err(|e| Error::Pool(e.to_string()))?;
+        Ok(Db::from_pool(pool))
+    }
+}
+
+/// A PostgreSQL database behind a connection pool: the entry point of pgrepo.
+///
+/// Cheap to clone (an `Arc`); share one per process.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+struct DbInner {
+    pool: Pool,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.inner.pool.status();
+        f.debug_struct("Db")
+            .field("max_size", &status.max_size)
+            .field("size", &status.size)
+            .field("available", &status.available)
+            .field("waiting", &status.waiting)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Connects with default settings to `url` (`postgres://user:pass@host:port/db` or a
+    /// `key=value` string).
+    ///
+    /// # Errors
+    /// [`Error::Connect`] when the server cannot be reached; [`Error::Pool`] for a bad URL.
+    pub async fn connect(url: &str) -> Result<Db> {
+        Db::builder(url)?.connect().await
+    }
+
+    /// Settings for a pool connecting to `url`.
+    ///
+    /// # Errors
+    /// [`Error::Pool`] when the URL does not parse.
+    pub fn builder(url: &str) -> Result<DbBuilder> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| Error::Pool(format!("invalid connection string: {e}")))?;
+        Ok(DbBuilder {
+            config,
+            max_size: 16,
+            wait_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+        })
+    }
+
+    /// Wraps an existing deadpool-postgres pool. Give it a wait timeout, or callers wait
+    /// forever when it is exhausted.
+    pub fn from_pool(pool: Pool) -> Db {
+        Db {
+            inner: Arc::new(DbInner { pool }),
+        }
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &Pool {
+        &self.inner.pool
+    }
+
+    /// The repository of entity `E`, running each statement on a pooled connection.
+    pub fn repo<E: Entity>(&self) -> Repo<'_, E, Db> {
+        Repo::new(self)
+    }
+
+    /// Starts a transaction on one pooled connection.
+    ///
+    /// # Errors
+    /// [`Error::PoolTimeout`] when no connection is free in time; a driver error if `BEGIN`
+    /// fails.
+    pub async fn begin(&self) -> Result<Tx> {
+        Tx::begin(self.connection().await?).await
+    }
+
+    /// Runs `body` in a transaction: committed when it returns `Ok`, rolled back when it
+    /// returns `Err`.
+    ///
+    /// ```no_run
+    /// # async fn demo(db: pgrepo::Db) -> Result<(), pgrepo::Error> {
+    /// db.transaction(async |tx| {
+    ///     tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1", &[]).await?;
+    ///     tx.execute("UPDATE accounts SET balance = balance + 10 WHERE id = 2", &[]).await?;
+    ///     Ok(())
+    /// })
+    /// .await
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// The body's error (after rollback), or the error of `BEGIN`/`COMMIT`.
+    pub async fn transaction<R, F>(&self, body: F) -> Result<R>
+    where
+        F: AsyncFnOnce(&Tx) -> Result<R>,
+    {
+        let tx = self.begin().await?;
+        match body(&tx).await {
+            Ok(value) => {
+                tx.commit().await?;
+                Ok(value)
+            }
+            Err(error) => {
+                // The body's error is what the caller needs; a failed rollback closes the
+                // connection instead of returning it to the pool.
+                let _ = tx.rollback().await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Runs hand-written SQL and decodes each row by position into `T` (an entity, a tuple of
+    /// entities, `Option<E>` for outer joins). The statement is prepared once per connection,
+    /// like the generated ones; its columns are checked against `T` when it is prepared.
+    ///
+    /// # Errors
+    /// [`Error::ColumnMismatch`] when the query's columns do not fit `T`; driver errors.
+    pub async fn query_as<T: FromRow>(&self, sql: &str, params: Params<'_>) -> Result<Vec<T>> {
+        let conn = self.connection().await?;
+        crate::raw::query_as_on(&conn, sql, params, Retry::OnSchemaChange).await
+    }
+
+    /// Runs hand-written SQL and returns its rows (prepared once per connection).
+    ///
+    /// # Errors
+    /// Driver errors, [`Error::PoolTimeout`].
+    pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let conn = self.connection().await?;
+        crate::raw::query_on(&conn, sql, params, Retry::OnSchemaChange).await
+    }
+
+    /// Runs a hand-written statement and returns the number of rows it affected.
+    ///
+    /// # Errors
+    /// Driver errors, [`Error::PoolTimeout`].
+    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let conn = self.connection().await?;
+        crate::raw::execute_on(&conn, sql, params, Retry::OnSchemaChange).await
+    }
+
+    /// Runs several `;`-separated statements without parameters (DDL, migrations), in the
+    /// simple protocol.
+    ///
+    /// # Errors
+    /// Driver errors, [`Error::PoolTimeout`].
+    pub async fn batch_execute(&self, sql: &str) -> Result<()> {
+        let conn = self.connection().await?;
+        conn.batch_execute(sql)
+            .await
+            .map_err(|e| Error::from_driver(e, "(batch)", "batch_execute"))
+    }
+
+    /// Borrows a pooled connection, mapping pool failures to typed errors.
+    pub(crate) async fn connection(&self) -> Result<Object> {
+        let started = Instant::now();
+        self.inner
+            .pool
+            .get()
+            .await
+            .map_err(|e| pool_error(&self.inner.pool, e, started))
+    }
+}
+
+fn pool_error(pool: &Pool, error: PoolError, started: Instant) -> Error {
+    match error {
+        PoolError::Timeout(_) => {
+            let status = pool.status();
+            Error::PoolTimeout {
+                max_size: status.max_size,
+                in_use: status.size.saturating_sub(status.available),
+                waiting: status.waiting,
+                waited_ms: started.elapsed().as_millis() as u64,
+            }
+        }
+        PoolError::Backend(source) => Error::Connect { source },
+        PoolError::Closed => Error::Pool("the pool is closed".into()),
+        PoolError::NoRuntimeSpecified => {
+            Error::Pool("no runtime specified for the pool's timeouts".into())
+        }
+        PoolError::PostCreateHook(e) => Error::Pool(format!("post-create hook failed: {e}")),
+    }
+}
+
+impl Sealed for Db {}
+impl Executor for Db {
+    async fn run<'a>(&'a self, statement: &'a Statement, params: Params<'a>) -> Result<Vec<Row>> {
+        let conn = self.connection().await?;
+        query_on(&conn, statement, params, Retry::OnSchemaChange).await
+    }
+
+    async fn run_execute<'a>(&'a self, statement: &'a Statement, params: Params<'a>) -> Result<u64> {
+        let conn = self.connection().await?;
+        execute_on(&conn, statement, params, Retry::OnSchemaChange).await
+    }
+}

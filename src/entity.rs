@@ -1,0 +1,211 @@
+//! What `#[derive(Entity)]` describes: a table, its columns, and how a row maps to a struct.
+//!
+//! This module owns the traits the derive implements and the metadata it emits. It holds no
+//! behaviour: SQL is built once per entity in `statements`, executed in `executor`.
+
+use std::fmt;
+use std::hash::Hash;
+use std::marker::PhantomData;
+
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Row;
+
+use crate::error::Error;
+use crate::sql_type::SqlType;
+use crate::statements::EntityStatements;
+
+/// One column of an entity, as declared on the struct.
+#[derive(Debug, Clone)]
+pub struct ColumnDef {
+    /// The column's name in the database.
+    pub name: &'static str,
+    /// The Rust field it maps to.
+    pub field: &'static str,
+    /// The Rust type of the field, as written.
+    pub rust_type: &'static str,
+    /// The PostgreSQL type parameters for this column are bound as.
+    pub pg_type: Type,
+    /// The array type of `pg_type`, used by `= ANY($1)` and `UNNEST` statements.
+    pub array_type: Type,
+    /// Whether the field is an `Option<T>` (nullable column).
+    pub nullable: bool,
+    /// Whether this column is the primary key.
+    pub primary_key: bool,
+    /// Whether the database fills this column (default, identity, trigger): it is left out of
+    /// inserts and updates and read back with `RETURNING`.
+    pub generated: bool,
+    /// Whether typed lookups by this column are declared.
+    pub lookup: bool,
+    /// Whether the column is declared unique (an upsert conflict target).
+    pub unique: bool,
+    /// Whether a value of the database type `ty` can be decoded into the field.
+    pub accepts: fn(&Type) -> bool,
+}
+
+/// Direction of one sort column in a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Smallest first.
+    Asc,
+    /// Largest first.
+    Desc,
+}
+
+/// A struct that maps to a table: implemented by `#[derive(Entity)]`.
+///
+/// The methods are used by generated code and by the library; call the repository instead
+/// ([`Db::repo`](crate::Db::repo)).
+pub trait Entity: FromRow + Sized + Send + Sync + Unpin + 'static {
+    /// The primary key's type.
+    type Id: SqlType + ToSql + Sync + Send + Clone + Eq + Hash + fmt::Debug + 'static;
+    /// The struct holding what an insert needs: every column the database does not fill.
+    type New: Insertable<Entity = Self>;
+
+    /// The table name.
+    const TABLE: &'static str;
+    /// The schema, when declared (otherwise the connection's `search_path` decides).
+    const SCHEMA: Option<&'static str>;
+
+    /// Every column, in declaration order; rows are decoded by this position.
+    fn columns() -> &'static [ColumnDef];
+    /// Index of the primary key in [`Entity::columns`].
+    fn primary_key() -> usize;
+    /// The default sort key of listings: column indexes and directions. The primary key is
+    /// appended as the tiebreaker when it is not already part of it.
+    fn default_order() -> &'static [(usize, Direction)] {
+        &[]
+    }
+    /// The primary key value.
+    fn id(&self) -> &Self::Id;
+    /// The value of column `column` (an index into [`Entity::columns`]), for binding.
+    fn param(&self, column: usize) -> &(dyn ToSql + Sync);
+    /// The entity's SQL, built once per process.
+    #[doc(hidden)]
+    fn statements() -> &'static EntityStatements;
+}
+
+/// The values for one `INSERT`: implemented for the `New…` struct `#[derive(Entity)]` generates.
+pub trait Insertable: Send + Sync {
+    /// The entity this inserts.
+    type Entity: Entity;
+    /// The value of column `column` (an index into [`Entity::columns`]); called only for columns
+    /// that are not `generated`.
+    fn param(&self, column: usize) -> &(dyn ToSql + Sync);
+}
+
+/// An entity with a conflict target, so it can be upserted (`INSERT … ON CONFLICT … DO UPDATE`).
+///
+/// `#[derive(Entity)]` implements it when the primary key is not `generated`, or when a field
+/// is marked `#[pgrepo(unique)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no conflict target for an upsert",
+    note = "mark a unique column with `#[pgrepo(unique)]`, or make the primary key not `generated`"
+)]
+pub trait Upsertable: Entity {
+    /// Index in [`Entity::columns`] of the column `ON CONFLICT` targets.
+    fn conflict_column() -> usize;
+}
+
+/// Decodes a value from consecutive columns of a row, by position.
+///
+/// Implemented for every entity (`#[derive(Entity)]`), for `Option<E>` (absent when the
+/// entity's primary key column is NULL, as after a `LEFT JOIN`) and for tuples, so a join
+/// `SELECT u.*, p.* …` decodes as `(User, Option<Post>)`.
+pub trait FromRow: Sized {
+    /// How many columns one value spans.
+    const COLUMN_COUNT: usize;
+    /// Decodes the value starting at column `offset`.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] when a column's database type does not fit the field.
+    fn from_row_at(row: &Row, offset: usize) -> Result<Self, Error>;
+
+    /// Decodes a whole row.
+    ///
+    /// # Errors
+    /// [`Error::Decode`] when a column's database type does not fit the field.
+    fn from_row(row: &Row) -> Result<Self, Error> {
+        Self::from_row_at(row, 0)
+    }
+}
+
+impl<E: Entity> FromRow for Option<E> {
+    const COLUMN_COUNT: usize = E::COLUMN_COUNT;
+
+    fn from_row_at(row: &Row, offset: usize) -> Result<Self, Error> {
+        let pk = offset + E::primary_key();
+        let present = row
+            .try_get::<_, Option<crate::__private::AnyValue>>(pk)
+            .map_err(|e| crate::__private::decode_error(E::TABLE, &E::columns()[E::primary_key()], e))?
+            .is_some();
+        if present {
+            E::from_row_at(row, offset).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+macro_rules! tuple_from_row {
+    ($($name:ident)+) => {
+        impl<$($name: FromRow),+> FromRow for ($($name,)+) {
+            const COLUMN_COUNT: usize = 0 $(+ $name::COLUMN_COUNT)+;
+
+            #[allow(unused_assignments)]
+            fn from_row_at(row: &Row, offset: usize) -> Result<Self, Error> {
+                let mut at = offset;
+                Ok(($({
+                    let value = $name::from_row_at(row, at)?;
+                    at += $name::COLUMN_COUNT;
+                    value
+                },)+))
+            }
+        }
+    };
+}
+tuple_from_row!(A B);
+tuple_from_row!(A B C);
+tuple_from_row!(A B C D);
+
+/// A typed lookup by a declared column: `User::EMAIL` is a `Lookup<User, String>`.
+///
+/// `#[derive(Entity)]` generates one associated constant per `#[pgrepo(lookup)]` field, named
+/// after the field in upper case. The key type is the field's type without `Option`.
+pub struct Lookup<E, K> {
+    column: usize,
+    _marker: PhantomData<fn() -> (E, K)>,
+}
+
+impl<E: Entity, K> Lookup<E, K> {
+    /// Used by generated code.
+    #[doc(hidden)]
+    pub const fn __new(column: usize) -> Self {
+        Self {
+            column,
+            _marker: PhantomData,
+        }
+    }
+
+    /// Index of the looked-up column in [`Entity::columns`].
+    pub fn column(&self) -> usize {
+        self.column
+    }
+
+    /// The looked-up column's definition.
+    pub fn column_def(&self) -> &'static ColumnDef {
+        &E::columns()[self.column]
+    }
+}
+
+impl<E, K> Clone for Lookup<E, K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E, K> Copy for Lookup<E, K> {}
+
+impl<E: Entity, K> fmt::Debug for Lookup<E, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Lookup({}.{})", E::TABLE, self.column_def().name)
+    }
+}

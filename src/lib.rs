@@ -1,0 +1,91 @@
+//! # pgrepo
+//!
+//! Typed, fast, safe PostgreSQL repositories. Derive [`Entity`] on a struct and get a
+//! repository of static, prepared statements whose parameter types come from the Rust field
+//! types: prepared once per connection, never re-parsed, never casting an indexed column.
+//!
+//! ```no_run
+//! use pgrepo::{Db, Entity};
+//!
+//! #[derive(Debug, Entity)]
+//! #[pgrepo(table = "users")]
+//! struct User {
+//!     #[pgrepo(id, generated)]
+//!     id: i64,
+//!     #[pgrepo(unique)]
+//!     email: String,
+//!     name: String,
+//!     hair_color: Option<String>,
+//! }
+//!
+//! # async fn demo() -> Result<(), pgrepo::Error> {
+//! let db = Db::connect("postgres://postgres@localhost/app").await?;
+//! db.verify::<User>().await?; // the table matches the struct, or every mismatch is listed
+//! let users = db.repo::<User>();
+//! let ada = users
+//!     .insert(&NewUser { email: "ada@example.com".into(), name: "Ada".into(), hair_color: None })
+//!     .await?;
+//! assert_eq!(users.get(ada.id).await?.map(|u| u.name), Some("Ada".to_owned()));
+//! let by_email = users.find_one_by(User::EMAIL, "ada@example.com".to_owned()).await?;
+//! # let _ = by_email;
+//! # Ok(()) }
+//! ```
+//!
+//! | feature | what | where |
+//! | --- | --- | --- |
+//! | prepared-statement repositories | CRUD, lookups, `insert_many` in one statement, upsert, typed raw SQL | [`Repo`], [`Db::query_as`] |
+//! | transactions | statements in one transaction, committed or rolled back as a whole | [`Db::begin`], [`Db::transaction`], [`Tx`] |
+//! | schema verification | every mismatch between structs and tables at once | [`Db::verify`] |
+//! | schema-change safety | statements invalidated by `ALTER TABLE` are re-prepared, not failed | (automatic) |
+//! | typed errors | unique / foreign-key violations, pool timeouts, not found | [`Error`] |
+//! | test kit (feature `testkit`) | a throwaway PostgreSQL from the system's binaries | `testkit` |
+//!
+//! Each statement runs in a `tracing` span `pgrepo.statement` with the statement's label, table,
+//! row count and duration.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+mod cursor;
+mod db;
+mod entity;
+mod error;
+mod executor;
+mod param_array;
+mod raw;
+mod relation;
+mod repo;
+mod sql_type;
+mod statements;
+mod tx;
+mod verify;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use cursor::{IndexAdvice, SortKey};
+pub use db::{Db, DbBuilder};
+pub use entity::{ColumnDef, Direction, Entity, FromRow, Insertable, Lookup, Upsertable};
+pub use error::{Error, Result};
+pub use executor::{Executor, Params};
+pub use relation::BelongsTo;
+pub use repo::Repo;
+pub use sql_type::SqlType;
+pub use statements::{Shape, Statement};
+pub use tx::Tx;
+pub use verify::{EntitySet, Mismatch, SchemaReport};
+
+pub use pgrepo_derive::{Entity, TextEnum};
+
+/// The driver, re-exported so applications use the version pgrepo was built with.
+pub use tokio_postgres;
+
+/// The pool, re-exported so applications use the version pgrepo was built with.
+pub use deadpool_postgres;
+
+#[cfg(feature = "json")]
+pub use tokio_postgres::types::Json;

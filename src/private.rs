@@ -1,0 +1,91 @@
+//! Used by generated code. Not public API.
+
+pub use std::sync::{LazyLock, OnceLock};
+
+pub use bytes::BytesMut;
+pub use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
+pub use tokio_postgres::Row;
+
+pub use crate::statements::EntityStatements;
+
+use crate::entity::ColumnDef;
+use crate::error::Error;
+
+/// Boxed error of `ToSql`/`FromSql`.
+pub type BoxError = Box<dyn std::error::Error + Sync + Send>;
+
+/// Decodes column `index` of `row` into a field, naming table and column on failure.
+#[inline]
+pub fn get<'a, T: FromSql<'a>>(
+    row: &'a Row,
+    index: usize,
+    table: &'static str,
+    column: &'static ColumnDef,
+) -> Result<T, Error> {
+    row.try_get(index)
+        .map_err(|source| decode_error(table, column, source))
+}
+
+/// The [`Error::Decode`] of a column.
+#[cold]
+pub fn decode_error(table: &'static str, column: &ColumnDef, source: tokio_postgres::Error) -> Error {
+    Error::Decode {
+        table,
+        column: column.name.to_owned(),
+        rust_type: column.rust_type,
+        source,
+    }
+}
+
+/// An entity's generated `param` was asked for a column it does not have: a bug in pgrepo.
+#[cold]
+#[track_caller]
+pub fn no_such_column(table: &'static str, column: usize) -> ! {
+    panic!("pgrepo internal error: entity `{table}` has no insertable column #{column}")
+}
+
+/// Any value, to test a column for NULL whatever its type.
+#[derive(Debug)]
+pub struct AnyValue;
+
+impl<'a> FromSql<'a> for AnyValue {
+    fn from_sql(_: &Type, _: &'a [u8]) -> Result<Self, BoxError> {
+        Ok(AnyValue)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// Marker: `A` and `B` are the same type.
+#[diagnostic::on_unimplemented(
+    message = "the foreign key's type `{Self}` is not the parent's primary key type `{T}`",
+    note = "a `belongs_to` field must have the type of the parent entity's `#[pgrepo(id)]` field (or `Option` of it)"
+)]
+pub trait SameType<T> {}
+impl<T> SameType<T> for T {}
+
+/// Compile-time check that a `belongs_to` field's type matches the parent's primary key.
+pub fn assert_foreign_key_type<Fk: SameType<ParentId>, ParentId>() {}
+
+/// Encodes a text enum's label.
+pub fn text_to_sql(text: &str, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+    <&str as ToSql>::to_sql(&text, ty, out)
+}
+
+/// Decodes a text enum's label.
+pub fn text_from_sql<'a>(ty: &Type, raw: &'a [u8]) -> Result<&'a str, BoxError> {
+    <&str as FromSql>::from_sql(ty, raw)
+}
+
+/// Text enums are stored in text-like columns or PostgreSQL enum types.
+pub fn text_enum_accepts(ty: &Type) -> bool {
+    <&str as FromSql>::accepts(ty) || matches!(ty.kind(), tokio_postgres::types::Kind::Enum(_))
+}
+
+/// The error for a label no variant maps to.
+#[cold]
+pub fn unknown_enum_text(enum_name: &str, found: &str, expected: &[&str]) -> BoxError {
+    format!("`{found}` is not a variant of `{enum_name}` (expected one of: {})", expected.join(", ")).into()
+}

@@ -1,0 +1,286 @@
+//! [`Repo`]: the typed CRUD and lookups of one entity, over any [`Executor`].
+//!
+//! Every method runs one statement built once per entity (see `statements`), prepared once per
+//! connection, with parameter types from the entity's field types.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use tokio_postgres::types::ToSql;
+
+use crate::entity::{Entity, FromRow, Insertable, Lookup, Upsertable};
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::param_array::ParamArray;
+use crate::statements::{LookupStatements, Statement};
+
+/// The repository of entity `E` over executor `X` ([`Db`](crate::Db), [`Tx`](crate::Tx), …).
+///
+/// Obtained from [`Db::repo`](crate::Db::repo) or [`Tx::repo`](crate::Tx::repo); cheap to create.
+pub struct Repo<'x, E, X> {
+    exec: &'x X,
+    _entity: PhantomData<fn() -> E>,
+}
+
+impl<E, X> Clone for Repo<'_, E, X> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E, X> Copy for Repo<'_, E, X> {}
+
+impl<E: Entity, X> fmt::Debug for Repo<'_, E, X> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Repo").field("table", &E::TABLE).finish()
+    }
+}
+
+fn decode_all<E: FromRow>(rows: &[tokio_postgres::Row]) -> Result<Vec<E>> {
+    rows.iter().map(E::from_row).collect()
+}
+
+fn count_of(rows: &[tokio_postgres::Row], statement: &Statement) -> Result<i64> {
+    rows.first()
+        .ok_or(Error::NotFound {
+            table: statement.table,
+            statement: statement.label,
+        })?
+        .try_get(0)
+        .map_err(|source| Error::Query {
+            table: statement.table,
+            statement: statement.label,
+            source,
+        })
+}
+
+impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
+    pub(crate) fn new(exec: &'x X) -> Self {
+        Repo {
+            exec,
+            _entity: PhantomData,
+        }
+    }
+
+    /// The executor this repository runs on.
+    pub fn executor(&self) -> &'x X {
+        self.exec
+    }
+
+    async fn one(&self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<Option<E>> {
+        let rows = self.exec.run(statement, params).await?;
+        rows.first().map(E::from_row).transpose()
+    }
+
+    async fn all(&self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<E>> {
+        let rows = self.exec.run(statement, params).await?;
+        decode_all(&rows)
+    }
+
+    async fn required(&self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<E> {
+        self.one(statement, params).await?.ok_or(Error::NotFound {
+            table: statement.table,
+            statement: statement.label,
+        })
+    }
+
+    /// The row with primary key `id`, if any.
+    ///
+    /// # Errors
+    /// Driver and pool errors; [`Error::Decode`] if the row does not fit the struct.
+    pub async fn get(&self, id: impl Borrow<E::Id>) -> Result<Option<E>> {
+        self.one(&E::statements().get, &[id.borrow()]).await
+    }
+
+    /// The rows whose primary key is in `ids`, in one `= ANY($1)` statement whatever the count.
+    /// Missing ids are absent from the result; the order is the server's.
+    ///
+    /// # Errors
+    /// As [`Repo::get`].
+    pub async fn get_many(&self, ids: &[E::Id]) -> Result<Vec<E>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.all(&E::statements().get_many, &[&ids]).await
+    }
+
+    /// Inserts one row and returns it as stored (with the columns the database filled).
+    ///
+    /// # Errors
+    /// [`Error::UniqueViolation`], [`Error::ForeignKeyViolation`], driver and pool errors.
+    pub async fn insert(&self, new: &E::New) -> Result<E> {
+        let statement = &E::statements().insert;
+        let params = insert_params::<E>(new);
+        self.required(statement, &params).await
+    }
+
+    /// Inserts many rows in one statement (`INSERT … SELECT * FROM UNNEST(…)`) and returns
+    /// them as stored, in input order.
+    ///
+    /// # Errors
+    /// As [`Repo::insert`]; nothing is inserted when any row is rejected.
+    pub async fn insert_many(&self, rows: &[E::New]) -> Result<Vec<E>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let arrays: Vec<ParamArray<'_>> = E::columns()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.generated)
+            .map(|(i, _)| ParamArray::new(rows.iter().map(|r| r.param(i)).collect()))
+            .collect();
+        let params: Vec<&(dyn ToSql + Sync)> =
+            arrays.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        self.all(&E::statements().insert_many, &params).await
+    }
+
+    /// Writes every column that is neither the primary key nor `generated` to the row with
+    /// `entity`'s primary key, and returns the row as stored.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] when no row has that key; constraint, driver and pool errors.
+    pub async fn update(&self, entity: &E) -> Result<E> {
+        let statements = E::statements();
+        let Some(statement) = &statements.update else {
+            // Nothing to write: the entity has only key and generated columns.
+            return self.get(entity.id()).await?.ok_or(Error::NotFound {
+                table: E::TABLE,
+                statement: "update",
+            });
+        };
+        let mut params: Vec<&(dyn ToSql + Sync)> = E::columns()
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.generated && !c.primary_key)
+            .map(|(i, _)| entity.param(i))
+            .collect();
+        params.push(entity.id());
+        self.required(statement, &params).await
+    }
+
+    /// Inserts the row, or updates the existing row with the same conflict key
+    /// (`ON CONFLICT (…) DO UPDATE`), and returns it as stored.
+    ///
+    /// # Errors
+    /// Constraint, driver and pool errors.
+    pub async fn upsert(&self, new: &E::New) -> Result<E>
+    where
+        E: Upsertable,
+    {
+        let statements = E::statements();
+        let statement = statements.upsert.as_ref().ok_or(Error::NotFound {
+            table: E::TABLE,
+            statement: "upsert",
+        })?;
+        let params = insert_params::<E>(new);
+        self.required(statement, &params).await
+    }
+
+    /// Deletes the row with primary key `id`; returns whether there was one.
+    ///
+    /// # Errors
+    /// [`Error::ForeignKeyViolation`] when other rows reference it; driver and pool errors.
+    pub async fn delete(&self, id: impl Borrow<E::Id>) -> Result<bool> {
+        let n = self
+            .exec
+            .run_execute(&E::statements().delete, &[id.borrow()])
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Deletes the rows whose primary key is in `ids`, in one statement; returns how many.
+    ///
+    /// # Errors
+    /// As [`Repo::delete`].
+    pub async fn delete_many(&self, ids: &[E::Id]) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.exec
+            .run_execute(&E::statements().delete_many, &[&ids])
+            .await
+    }
+
+    /// The number of rows in the table.
+    ///
+    /// # Errors
+    /// Driver and pool errors.
+    pub async fn count(&self) -> Result<i64> {
+        let statement = &E::statements().count;
+        let rows = self.exec.run(statement, &[]).await?;
+        count_of(&rows, statement)
+    }
+
+    /// Every row whose `lookup` column equals `key`, ordered by primary key.
+    ///
+    /// # Errors
+    /// Driver and pool errors.
+    pub async fn find_by<K: ToSql + Sync>(
+        &self,
+        lookup: Lookup<E, K>,
+        key: impl Borrow<K>,
+    ) -> Result<Vec<E>> {
+        self.all(&lookup_statements::<E, K>(lookup).find, &[key.borrow()])
+            .await
+    }
+
+    /// The row whose `lookup` column equals `key`, if any (the first by primary key if the
+    /// column is not unique).
+    ///
+    /// # Errors
+    /// Driver and pool errors.
+    pub async fn find_one_by<K: ToSql + Sync>(
+        &self,
+        lookup: Lookup<E, K>,
+        key: impl Borrow<K>,
+    ) -> Result<Option<E>> {
+        self.one(&lookup_statements::<E, K>(lookup).find, &[key.borrow()])
+            .await
+    }
+
+    /// Every row whose `lookup` column is one of `keys`, in one `= ANY($1)` statement, ordered
+    /// by that column then primary key.
+    ///
+    /// # Errors
+    /// Driver and pool errors.
+    pub async fn find_by_any<K: ToSql + Sync>(
+        &self,
+        lookup: Lookup<E, K>,
+        keys: &[K],
+    ) -> Result<Vec<E>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.all(&lookup_statements::<E, K>(lookup).find_any, &[&keys])
+            .await
+    }
+
+    /// The number of rows whose `lookup` column equals `key`.
+    ///
+    /// # Errors
+    /// Driver and pool errors.
+    pub async fn count_by<K: ToSql + Sync>(
+        &self,
+        lookup: Lookup<E, K>,
+        key: impl Borrow<K>,
+    ) -> Result<i64> {
+        let statement = &lookup_statements::<E, K>(lookup).count;
+        let rows = self.exec.run(statement, &[key.borrow()]).await?;
+        count_of(&rows, statement)
+    }
+}
+
+pub(crate) fn lookup_statements<E: Entity, K>(lookup: Lookup<E, K>) -> &'static LookupStatements {
+    E::statements().lookups[lookup.column()]
+        .as_ref()
+        .expect("a Lookup is only generated for lookup columns")
+}
+
+fn insert_params<E: Entity>(new: &E::New) -> Vec<&(dyn ToSql + Sync)> {
+    E::columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.generated)
+        .map(|(i, _)| new.param(i))
+        .collect()
+}

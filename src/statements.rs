@@ -1,0 +1,361 @@
+//! The SQL text of every statement, built once per entity from its column metadata.
+//!
+//! A [`Statement`] is what the executor prepares and caches: SQL, explicit parameter types and
+//! the labels tracing, errors and strict mode report. Nothing here talks to a server.
+
+use std::fmt::Write as _;
+
+use tokio_postgres::types::Type;
+
+use crate::entity::{ColumnDef, Entity};
+
+/// What a statement returns; strict mode counts repeated [`Shape::SingleRow`] statements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// At most one row, selected by a key: the statement an N+1 loop repeats.
+    SingleRow,
+    /// Any number of rows.
+    Rows,
+    /// A write.
+    Write,
+}
+
+/// A statement with its parameter types: prepared once per connection and reused.
+#[derive(Debug, Clone)]
+pub struct Statement {
+    pub(crate) sql: String,
+    pub(crate) types: Vec<Type>,
+    pub(crate) table: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) shape: Shape,
+}
+
+impl Statement {
+    /// A statement on `table`, labelled `label` in traces and errors.
+    pub fn new(
+        sql: impl Into<String>,
+        types: Vec<Type>,
+        table: &'static str,
+        label: &'static str,
+        shape: Shape,
+    ) -> Self {
+        Statement {
+            sql: sql.into(),
+            types,
+            table,
+            label,
+            shape,
+        }
+    }
+
+    /// The SQL text.
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The explicit parameter types.
+    pub fn types(&self) -> &[Type] {
+        &self.types
+    }
+
+    /// The table it concerns.
+    pub fn table(&self) -> &'static str {
+        self.table
+    }
+
+    /// The label used in traces and errors (`get`, `insert`, `find_by_email`, …).
+    pub fn label(&self) -> &'static str {
+        self.label
+    }
+}
+
+/// Quotes an identifier for PostgreSQL (`"name"`, inner quotes doubled).
+pub(crate) fn quote_ident(out: &mut String, ident: &str) {
+    out.push('"');
+    for c in ident.chars() {
+        if c == '"' {
+            out.push('"');
+        }
+        out.push(c);
+    }
+    out.push('"');
+}
+
+/// The entity's table, schema-qualified when a schema is declared.
+pub(crate) fn table_ref<E: Entity>() -> String {
+    let mut out = String::new();
+    if let Some(schema) = E::SCHEMA {
+        quote_ident(&mut out, schema);
+        out.push('.');
+    }
+    quote_ident(&mut out, E::TABLE);
+    out
+}
+
+/// `"a", "b", "c"` for the given columns, each prefixed by `prefix` (e.g. `t.`).
+pub(crate) fn column_list<'a>(
+    columns: impl IntoIterator<Item = &'a ColumnDef>,
+    prefix: &str,
+) -> String {
+    let mut out = String::new();
+    for (i, c) in columns.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(prefix);
+        quote_ident(&mut out, c.name);
+    }
+    out
+}
+
+/// The per-lookup-column statements.
+#[derive(Debug)]
+pub(crate) struct LookupStatements {
+    pub(crate) find: Statement,
+    pub(crate) find_any: Statement,
+    pub(crate) count: Statement,
+}
+
+/// Every statement of one entity. Built once per process by generated code.
+#[derive(Debug)]
+pub struct EntityStatements {
+    pub(crate) table: String,
+    pub(crate) select_list: String,
+    pub(crate) get: Statement,
+    pub(crate) get_many: Statement,
+    pub(crate) insert: Statement,
+    pub(crate) insert_many: Statement,
+    pub(crate) update: Option<Statement>,
+    pub(crate) upsert: Option<Statement>,
+    pub(crate) delete: Statement,
+    pub(crate) delete_many: Statement,
+    pub(crate) count: Statement,
+    /// Indexed like `Entity::columns()`; `Some` for lookup columns.
+    pub(crate) lookups: Vec<Option<LookupStatements>>,
+}
+
+fn label(kind: &str, column: &str) -> &'static str {
+    // Labels live as long as the process, like the statements that carry them; there is one
+    // per lookup column per entity, built once.
+    Box::leak(format!("{kind}_{column}").into_boxed_str())
+}
+
+impl EntityStatements {
+    /// Builds every statement of `E`.
+    pub fn new<E: Entity>() -> Self {
+        let columns = E::columns();
+        let pk = &columns[E::primary_key()];
+        let table = table_ref::<E>();
+        let tname = E::TABLE;
+        let select_list = column_list(columns, "");
+        let returning = format!(" RETURNING {select_list}");
+        let select = format!("SELECT {select_list} FROM {table}");
+        let mut pk_name = String::new();
+        quote_ident(&mut pk_name, pk.name);
+
+        let get = Statement::new(
+            format!("{select} WHERE {pk_name} = $1"),
+            vec![pk.pg_type.clone()],
+            tname,
+            "get",
+            Shape::SingleRow,
+        );
+        let get_many = Statement::new(
+            format!("{select} WHERE {pk_name} = ANY($1)"),
+            vec![pk.array_type.clone()],
+            tname,
+            "get_many",
+            Shape::Rows,
+        );
+
+        let insertable: Vec<&ColumnDef> = columns.iter().filter(|c| !c.generated).collect();
+        let insert = if insertable.is_empty() {
+            Statement::new(
+                format!("INSERT INTO {table} DEFAULT VALUES{returning}"),
+                vec![],
+                tname,
+                "insert",
+                Shape::Write,
+            )
+        } else {
+            let placeholders = (1..=insertable.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Statement::new(
+                format!(
+                    "INSERT INTO {table} ({}) VALUES ({placeholders}){returning}",
+                    column_list(insertable.iter().copied(), "")
+                ),
+                insertable.iter().map(|c| c.pg_type.clone()).collect(),
+                tname,
+                "insert",
+                Shape::Write,
+            )
+        };
+        let insert_many = {
+            let arrays = (1..=insertable.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Statement::new(
+                format!(
+                    "INSERT INTO {table} ({}) SELECT * FROM UNNEST({arrays}){returning}",
+                    column_list(insertable.iter().copied(), "")
+                ),
+                insertable.iter().map(|c| c.array_type.clone()).collect(),
+                tname,
+                "insert_many",
+                Shape::Write,
+            )
+        };
+
+        let updatable: Vec<&ColumnDef> = columns
+            .iter()
+            .filter(|c| !c.generated && !c.primary_key)
+            .collect();
+        let update = (!updatable.is_empty()).then(|| {
+            let mut sets = String::new();
+            for (i, c) in updatable.iter().enumerate() {
+                if i > 0 {
+                    sets.push_str(", ");
+                }
+                quote_ident(&mut sets, c.name);
+                let _ = write!(sets, " = ${}", i + 1);
+            }
+            let mut types: Vec<Type> = updatable.iter().map(|c| c.pg_type.clone()).collect();
+            types.push(pk.pg_type.clone());
+            Statement::new(
+                format!(
+                    "UPDATE {table} SET {sets} WHERE {pk_name} = ${}{returning}",
+                    updatable.len() + 1
+                ),
+                types,
+                tname,
+                "update",
+                Shape::Write,
+            )
+        });
+
+        let conflict = columns
+            .iter()
+            .find(|c| c.unique)
+            .or_else(|| (!pk.generated).then_some(pk));
+        let upsert = conflict.filter(|_| !insertable.is_empty()).map(|target| {
+            let mut sets = String::new();
+            for c in insertable.iter().filter(|c| c.name != target.name) {
+                if !sets.is_empty() {
+                    sets.push_str(", ");
+                }
+                quote_ident(&mut sets, c.name);
+                sets.push_str(" = EXCLUDED.");
+                quote_ident(&mut sets, c.name);
+            }
+            let mut target_name = String::new();
+            quote_ident(&mut target_name, target.name);
+            // With nothing to update, a no-op assignment still makes RETURNING yield the row.
+            if sets.is_empty() {
+                let _ = write!(sets, "{target_name} = EXCLUDED.{target_name}");
+            }
+            let placeholders = (1..=insertable.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Statement::new(
+                format!(
+                    "INSERT INTO {table} ({}) VALUES ({placeholders}) \
+                     ON CONFLICT ({target_name}) DO UPDATE SET {sets}{returning}",
+                    column_list(insertable.iter().copied(), "")
+                ),
+                insertable.iter().map(|c| c.pg_type.clone()).collect(),
+                tname,
+                "upsert",
+                Shape::Write,
+            )
+        });
+
+        let delete = Statement::new(
+            format!("DELETE FROM {table} WHERE {pk_name} = $1"),
+            vec![pk.pg_type.clone()],
+            tname,
+            "delete",
+            Shape::Write,
+        );
+        let delete_many = Statement::new(
+            format!("DELETE FROM {table} WHERE {pk_name} = ANY($1)"),
+            vec![pk.array_type.clone()],
+            tname,
+            "delete_many",
+            Shape::Write,
+        );
+        let count = Statement::new(
+            format!("SELECT count(*) FROM {table}"),
+            vec![],
+            tname,
+            "count",
+            Shape::Rows,
+        );
+
+        let lookups = columns
+            .iter()
+            .map(|c| {
+                c.lookup.then(|| {
+                    let mut col = String::new();
+                    quote_ident(&mut col, c.name);
+                    LookupStatements {
+                        find: Statement::new(
+                            format!("{select} WHERE {col} = $1 ORDER BY {pk_name}"),
+                            vec![c.pg_type.clone()],
+                            tname,
+                            label("find_by", c.name),
+                            if c.unique {
+                                Shape::SingleRow
+                            } else {
+                                Shape::Rows
+                            },
+                        ),
+                        find_any: Statement::new(
+                            format!("{select} WHERE {col} = ANY($1) ORDER BY {col}, {pk_name}"),
+                            vec![c.array_type.clone()],
+                            tname,
+                            label("find_any_by", c.name),
+                            Shape::Rows,
+                        ),
+                        count: Statement::new(
+                            format!("SELECT count(*) FROM {table} WHERE {col} = $1"),
+                            vec![c.pg_type.clone()],
+                            tname,
+                            label("count_by", c.name),
+                            Shape::Rows,
+                        ),
+                    }
+                })
+            })
+            .collect();
+
+        EntityStatements {
+            table,
+            select_list,
+            get,
+            get_many,
+            insert,
+            insert_many,
+            update,
+            upsert,
+            delete,
+            delete_many,
+            count,
+            lookups,
+        }
+    }
+
+    /// The quoted, possibly schema-qualified table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The entity's columns as a quoted, comma-separated list (for hand-written SQL).
+    pub fn select_list(&self) -> &str {
+        &self.select_list
+    }
+}

@@ -1,0 +1,148 @@
+//! Shared test setup: a fresh database per test, the test entities, server-side counters.
+
+#![allow(dead_code)]
+
+use pgrepo::testkit::{TestCluster, TestDatabase};
+use pgrepo::{Db, Entity, TextEnum};
+
+/// A fresh database with the test schema, and a pool on it.
+pub struct TestDb {
+    pub db: Db,
+    pub database: TestDatabase,
+}
+
+pub async fn fresh(prefix: &str) -> TestDb {
+    fresh_with(prefix, |b| b).await
+}
+
+pub async fn fresh_with(
+    prefix: &str,
+    configure: impl FnOnce(pgrepo::DbBuilder) -> pgrepo::DbBuilder,
+) -> TestDb {
+    let cluster = TestCluster::shared().expect("test cluster");
+    let database = cluster.create_database(prefix).await.expect("test database");
+    let db = configure(Db::builder(&database.url()).expect("url"))
+        .connect()
+        .await
+        .expect("connect");
+    db.batch_execute(SCHEMA).await.expect("schema");
+    TestDb { db, database }
+}
+
+pub const SCHEMA: &str = r#"
+CREATE TABLE users (
+    id BIGSERIAL PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    hair_color TEXT,
+    status TEXT NOT NULL DEFAULT 'active',
+    score DOUBLE PRECISION NOT NULL DEFAULT 0,
+    profile JSONB,
+    created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+CREATE TABLE posts (
+    id BIGSERIAL PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users (id),
+    title TEXT NOT NULL,
+    body TEXT
+);
+CREATE INDEX posts_user_id ON posts (user_id);
+CREATE TABLE tags (
+    code TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    uses INTEGER NOT NULL,
+    external UUID NOT NULL,
+    blob BYTEA,
+    flag BOOLEAN NOT NULL,
+    small SMALLINT NOT NULL,
+    ratio REAL NOT NULL
+);
+"#;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, TextEnum)]
+#[pgrepo(rename_all = "snake_case")]
+pub enum Status {
+    Active,
+    OnLeave,
+    Gone,
+}
+
+#[derive(Debug, Clone, PartialEq, Entity)]
+#[pgrepo(table = "users", order_by = "name", new_derive(Debug, Clone))]
+pub struct User {
+    #[pgrepo(id, generated)]
+    pub id: i64,
+    #[pgrepo(unique)]
+    pub email: String,
+    pub name: String,
+    #[pgrepo(lookup)]
+    pub hair_color: Option<String>,
+    pub status: Status,
+    pub score: f64,
+    pub profile: Option<serde_json::Value>,
+    #[pgrepo(generated)]
+    pub created_at: time::OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Entity)]
+#[pgrepo(table = "posts", new_derive(Debug, Clone))]
+pub struct Post {
+    #[pgrepo(id, generated)]
+    pub id: i64,
+    #[pgrepo(belongs_to = User)]
+    pub user_id: i64,
+    pub title: String,
+    pub body: Option<String>,
+}
+
+/// A table with a natural key (not generated) and the remaining supported types.
+#[derive(Debug, Clone, PartialEq, Entity)]
+#[pgrepo(table = "tags", new_derive(Debug, Clone))]
+pub struct Tag {
+    #[pgrepo(id)]
+    pub code: String,
+    pub label: String,
+    pub uses: i32,
+    pub external: uuid::Uuid,
+    pub blob: Option<Vec<u8>>,
+    pub flag: bool,
+    pub small: i16,
+    pub ratio: f32,
+}
+
+pub fn new_user(i: usize) -> NewUser {
+    NewUser {
+        email: format!("user{i}@example.com"),
+        name: format!("User {i}"),
+        hair_color: Some(if i % 2 == 0 { "black" } else { "brown" }.to_owned()),
+        status: Status::Active,
+        score: i as f64,
+        profile: None,
+    }
+}
+
+/// Executions of statements whose text contains every fragment, in this database, counted by
+/// `pg_stat_statements` on the server.
+pub async fn calls(db: &Db, fragments: &[&str]) -> i64 {
+    let rows = db
+        .query(
+            "SELECT COALESCE(sum(calls), 0)::bigint, array_agg(query) FROM pg_stat_statements \
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND query NOT LIKE '%pg_stat_statements%' \
+             AND (SELECT bool_and(strpos(query, f) > 0) FROM unnest($1::text[]) f)",
+            &[&fragments],
+        )
+        .await
+        .expect("pg_stat_statements");
+    rows[0].get(0)
+}
+
+pub async fn reset_stats(db: &Db) {
+    db.query(
+        "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database \
+         WHERE datname = current_database()), 0)",
+        &[],
+    )
+        .await
+        .expect("reset pg_stat_statements");
+}

@@ -1,0 +1,6 @@
+//! Integration tests against a real PostgreSQL: the project's test kit starts a throwaway
+//! cluster (or uses `DATABASE_URL`); every test works in a database of its own.
+
+mod common;
+
+mod core;
