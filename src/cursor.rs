@@ -1,13 +1,29 @@
-//! Keyset pagination: sort keys, listings, opaque cursors, streaming export.
+//! Keyset pagination: sort keys, listings, opaque cursor tokens, streaming export, index advice.
+//!
+//! A page continues from the last row's sort values with a row-value predicate the server
+//! answers from a composite index, so page 10,000 costs what page 1 costs. The statements of a
+//! listing are built once per process; the cursor token format lives in `token`.
 
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use futures_util::stream::{self, Stream, TryStreamExt as _};
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::entity::{Direction, Entity};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::executor::Executor;
+use crate::statements::{quote_ident, table_ref, Shape, Statement};
+use crate::token::{self, Cursor, RawValue};
 use crate::verify::SchemaReport;
 
-/// A listing's sort key: columns and directions, the primary key appended as tiebreaker.
+/// A listing's sort key: columns and directions; the primary key is appended as tiebreaker.
+///
+/// `#[pgrepo(order_by = "…")]` declares the entity's default ([`SortKey::default_for`]);
+/// `#[pgrepo(listing(name = "recent", order_by = "…"))]` declares `Entity::RECENT`.
 pub struct SortKey<E> {
     name: &'static str,
     columns: &'static [(usize, Direction)],
@@ -36,6 +52,25 @@ impl<E> SortKey<E> {
     }
 }
 
+impl<E: Entity> SortKey<E> {
+    /// The entity's default sort key: its `order_by`, or the primary key alone.
+    pub fn default_for() -> Self {
+        SortKey::__new("default", E::default_order())
+    }
+
+    /// The full order: the declared columns, then the primary key (in the direction of the
+    /// last declared column) unless it is already part of the key.
+    fn total_order(&self) -> Vec<(usize, Direction)> {
+        let mut order = self.columns.to_vec();
+        let pk = E::primary_key();
+        if !order.iter().any(|(c, _)| *c == pk) {
+            let direction = order.last().map_or(Direction::Asc, |(_, d)| *d);
+            order.push((pk, direction));
+        }
+        order
+    }
+}
+
 impl<E> Clone for SortKey<E> {
     fn clone(&self) -> Self {
         *self
@@ -49,22 +84,531 @@ impl<E: Entity> fmt::Debug for SortKey<E> {
     }
 }
 
+/// One page of a listing.
+#[derive(Debug, Clone)]
+pub struct Page<E> {
+    /// The rows, in listing order.
+    pub items: Vec<E>,
+    /// Whether rows follow the last item.
+    pub has_next: bool,
+    /// Whether rows precede the first item.
+    pub has_previous: bool,
+    /// Cursor of the first item (pass to [`Listing::before`]); `None` when empty.
+    pub start_cursor: Option<Cursor>,
+    /// Cursor of the last item (pass to [`Listing::after`]); `None` when empty.
+    pub end_cursor: Option<Cursor>,
+}
+
 /// An index a listing needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IndexAdvice {
+    /// Columns in index order, each with its direction.
+    pub columns: Vec<(String, Direction)>,
     /// The `CREATE INDEX CONCURRENTLY IF NOT EXISTS …` statement.
     pub sql: String,
 }
 
-pub(crate) fn index_advice<E: Entity>() -> Vec<IndexAdvice> {
-    Vec::new()
+/// The statements of one listing (entity, sort key, filter column), built once per process.
+#[derive(Debug)]
+struct ListingStatements {
+    first: Statement,
+    last: Statement,
+    after: Statement,
+    before: Statement,
+    order: Vec<(usize, Direction)>,
+    fingerprint: [u8; 8],
 }
 
+type ListingCacheKey = (TypeId, &'static str, Option<usize>);
+
+fn listing_statements<E: Entity>(
+    sort: SortKey<E>,
+    filter: Option<usize>,
+) -> &'static ListingStatements {
+    static CACHE: OnceLock<Mutex<HashMap<ListingCacheKey, &'static ListingStatements>>> =
+        OnceLock::new();
+    let key = (TypeId::of::<E>(), sort.name, filter);
+    let cache = CACHE.get_or_init(Default::default);
+    let mut map = cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    // One leaked value per distinct listing of the program: bounded by its source code.
+    map.entry(key)
+        .or_insert_with(|| Box::leak(Box::new(build_listing::<E>(sort, filter))))
+}
+
+fn ident(name: &str) -> String {
+    let mut out = String::new();
+    quote_ident(&mut out, name);
+    out
+}
+
+/// `c1 > $a OR (c1 = $a AND (c2 < $b OR (c2 = $b AND pk > $c)))`, led by `c1 >= $a` so the
+/// index range starts at the cursor; a plain row comparison when all directions agree.
+fn keyset_predicate(columns: &[(String, Direction)], first_param: usize) -> String {
+    let all_same = columns.windows(2).all(|w| w[0].1 == w[1].1);
+    let op = |d: Direction, strict: bool| match (d, strict) {
+        (Direction::Asc, true) => ">",
+        (Direction::Asc, false) => ">=",
+        (Direction::Desc, true) => "<",
+        (Direction::Desc, false) => "<=",
+    };
+    if all_same {
+        let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+        let params: Vec<String> = (0..columns.len())
+            .map(|i| format!("${}", first_param + i))
+            .collect();
+        return format!(
+            "({}) {} ({})",
+            names.join(", "),
+            op(columns[0].1, true),
+            params.join(", ")
+        );
+    }
+    let mut expr = String::new();
+    for (i, (name, direction)) in columns.iter().enumerate().rev() {
+        let p = first_param + i;
+        expr = if expr.is_empty() {
+            format!("{name} {} ${p}", op(*direction, true))
+        } else {
+            format!("{name} {} ${p} OR ({name} = ${p} AND ({expr}))", op(*direction, true))
+        };
+    }
+    let (lead, d) = &columns[0];
+    format!("{lead} {} ${first_param} AND ({expr})", op(*d, false))
+}
+
+fn build_listing<E: Entity>(sort: SortKey<E>, filter: Option<usize>) -> ListingStatements {
+    let all = E::columns();
+    let order = sort.total_order();
+    let table = table_ref::<E>();
+    let select = format!(
+        "SELECT {} FROM {table}",
+        crate::statements::column_list(all, "")
+    );
+    let named: Vec<(String, Direction)> =
+        order.iter().map(|(c, d)| (ident(all[*c].name), *d)).collect();
+    let reversed: Vec<(String, Direction)> = named
+        .iter()
+        .map(|(n, d)| (n.clone(), flip(*d)))
+        .collect();
+    let order_by = |cols: &[(String, Direction)]| {
+        cols.iter()
+            .map(|(n, d)| format!("{n} {}", if *d == Direction::Asc { "ASC" } else { "DESC" }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut base_types = Vec::new();
+    let mut where_filter = String::new();
+    if let Some(f) = filter {
+        where_filter = format!("{} = $1", ident(all[f].name));
+        base_types.push(all[f].pg_type.clone());
+    }
+    let sort_types: Vec<Type> = order.iter().map(|(c, _)| all[*c].pg_type.clone()).collect();
+    let build = |cols: &[(String, Direction)], with_cursor: bool, label: &'static str| {
+        let mut types = base_types.clone();
+        let mut conditions: Vec<String> = Vec::new();
+        if !where_filter.is_empty() {
+            conditions.push(where_filter.clone());
+        }
+        if with_cursor {
+            conditions.push(format!("({})", keyset_predicate(cols, types.len() + 1)));
+            types.extend(sort_types.iter().cloned());
+        }
+        types.push(Type::INT8);
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        Statement::new(
+            format!(
+                "{select}{where_clause} ORDER BY {} LIMIT ${}",
+                order_by(cols),
+                types.len()
+            ),
+            types,
+            E::TABLE,
+            label,
+            Shape::Rows,
+        )
+    };
+    let mut description = format!("{}|{}|", E::TABLE, sort.name);
+    for (c, d) in &order {
+        description.push_str(&format!("{}:{d:?},", all[*c].name));
+    }
+    if let Some(f) = filter {
+        description.push_str(&format!("|filter:{}", all[f].name));
+    }
+    ListingStatements {
+        first: build(&named, false, "page_first"),
+        last: build(&reversed, false, "page_last"),
+        after: build(&named, true, "page_after"),
+        before: build(&reversed, true, "page_before"),
+        order,
+        fingerprint: token::fingerprint(description.as_bytes()),
+    }
+}
+
+fn flip(d: Direction) -> Direction {
+    match d {
+        Direction::Asc => Direction::Desc,
+        Direction::Desc => Direction::Asc,
+    }
+}
+
+/// The index that serves a listing: filter column first, then the total order.
+pub(crate) fn advice_for<E: Entity>(sort: SortKey<E>, filter: Option<usize>) -> IndexAdvice {
+    let all = E::columns();
+    let mut columns: Vec<(String, Direction)> = Vec::new();
+    if let Some(f) = filter {
+        columns.push((all[f].name.to_owned(), Direction::Asc));
+    }
+    for (c, d) in sort.total_order() {
+        columns.push((all[c].name.to_owned(), d));
+    }
+    let index_name = {
+        let mut n = format!("{}_{}", E::TABLE, columns.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join("_"));
+        n.push_str("_keyset");
+        n.truncate(63);
+        n
+    };
+    let list = columns
+        .iter()
+        .map(|(c, d)| format!("{}{}", ident(c), if *d == Direction::Desc { " DESC" } else { "" }))
+        .collect::<Vec<_>>()
+        .join(", ");
+    IndexAdvice {
+        sql: format!(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({list})",
+            ident(&index_name),
+            table_ref::<E>()
+        ),
+        columns,
+    }
+}
+
+/// The indexes an entity's declared listings need (default order and named listings).
+pub(crate) fn index_advice<E: Entity>() -> Vec<IndexAdvice> {
+    let mut advice = Vec::new();
+    let pk_only = |k: &SortKey<E>| k.total_order().len() == 1;
+    let default = SortKey::<E>::default_for();
+    if !pk_only(&default) {
+        advice.push(advice_for(default, None));
+    }
+    for key in E::listings() {
+        if !pk_only(key) {
+            advice.push(advice_for(*key, None));
+        }
+    }
+    advice.dedup();
+    advice
+}
+
+const INDEXES_SQL: &str = "\
+SELECT array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             ORDER BY k.ord),
+       array(SELECT (o & 1) = 1 FROM unnest(i.indoption::int2[]) o)
+FROM pg_index i WHERE i.indrelid = to_regclass($1::text) AND i.indisvalid";
+
+/// Adds a warning to `report` for each advised index the table lacks.
 pub(crate) async fn check_indexes(
-    _db: &crate::Db,
-    _table: &str,
-    _advice: &[IndexAdvice],
-    _report: &mut SchemaReport,
+    db: &crate::Db,
+    table: &str,
+    advice: &[IndexAdvice],
+    report: &mut SchemaReport,
 ) -> Result<()> {
+    if advice.is_empty() {
+        return Ok(());
+    }
+    let rows = db.query(INDEXES_SQL, &[&table]).await?;
+    let indexes: Vec<(Vec<String>, Vec<bool>)> =
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    for wanted in advice {
+        let served = indexes.iter().any(|(names, desc)| {
+            names.len() >= wanted.columns.len() && {
+                let matches = |invert: bool| {
+                    wanted.columns.iter().enumerate().all(|(i, (name, d))| {
+                        names[i] == *name && (desc[i] != invert) == (*d == Direction::Desc)
+                    })
+                };
+                matches(false) || matches(true)
+            }
+        });
+        if !served {
+            report.warnings.push(format!(
+                "no index serves a listing of `{table}` ordered by ({}); create it with: {}",
+                wanted
+                    .columns
+                    .iter()
+                    .map(|(c, d)| format!("{c} {d:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                wanted.sql
+            ));
+        }
+    }
     Ok(())
+}
+
+/// Default upper bound of a page's size.
+pub const DEFAULT_MAX_PAGE_SIZE: usize = 500;
+
+/// A keyset-paginated listing of `E` over executor `X`: pages in both directions, opaque
+/// cursors, a streaming export. Obtained from [`Repo::list`](crate::Repo::list).
+pub struct Listing<'x, E, X> {
+    exec: &'x X,
+    sort: SortKey<E>,
+    filter: Option<(usize, Arc<dyn ToSql + Send + Sync>)>,
+    filter_bytes: Option<RawValue>,
+    max_page_size: usize,
+    secret: Option<Arc<[u8]>>,
+}
+
+impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listing")
+            .field("sort", &self.sort)
+            .field("filter", &self.filter.as_ref().map(|(c, v)| (E::columns()[*c].name, v)))
+            .field("max_page_size", &self.max_page_size)
+            .finish()
+    }
+}
+
+impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
+    pub(crate) fn new(exec: &'x X, sort: SortKey<E>) -> Self {
+        Listing {
+            exec,
+            sort,
+            filter: None,
+            filter_bytes: None,
+            max_page_size: DEFAULT_MAX_PAGE_SIZE,
+            secret: None,
+        }
+    }
+
+    /// Restricts the listing to rows whose `lookup` column equals `key` (e.g. one user's
+    /// posts). Cursors of one filter value are rejected by listings of another.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCursor`] never; [`Error::Query`] if `key` cannot be encoded as the
+    /// column's type.
+    pub fn filter<K>(mut self, lookup: crate::Lookup<E, K>, key: K) -> Result<Self>
+    where
+        K: ToSql + Send + Sync + 'static,
+    {
+        let column = &E::columns()[lookup.column()];
+        self.filter_bytes = Some(RawValue::encode(&key, &column.pg_type).map_err(|e| {
+            Error::InvalidCursor {
+                reason: format!("cannot encode filter value for `{}`: {e}", column.name),
+            }
+        })?);
+        self.filter = Some((lookup.column(), Arc::new(key)));
+        Ok(self)
+    }
+
+    /// The largest page served; larger requests are cut to it (default
+    /// [`DEFAULT_MAX_PAGE_SIZE`]).
+    pub fn max_page_size(mut self, max: usize) -> Self {
+        self.max_page_size = max.max(1);
+        self
+    }
+
+    /// Signs cursors with `secret` (HMAC-SHA256) so clients cannot forge them. Without it,
+    /// cursors are signed with a built-in key: tampering is detected, forging is not prevented.
+    pub fn secret(mut self, secret: impl Into<Arc<[u8]>>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// The index this listing needs.
+    pub fn index_advice(&self) -> IndexAdvice {
+        advice_for(self.sort, self.filter.as_ref().map(|(c, _)| *c))
+    }
+
+    fn statements(&self) -> &'static ListingStatements {
+        listing_statements(self.sort, self.filter.as_ref().map(|(c, _)| *c))
+    }
+
+    fn fingerprint(&self) -> [u8; 8] {
+        let base = self.statements().fingerprint;
+        match &self.filter_bytes {
+            Some(v) => token::fingerprint(&[&base[..], v.as_bytes()].concat()),
+            None => base,
+        }
+    }
+
+    fn clamp(&self, n: usize) -> usize {
+        n.clamp(1, self.max_page_size)
+    }
+
+    /// Runs a listing statement: filter value, cursor values, then the limit.
+    async fn run_rows(
+        &self,
+        statement: &Statement,
+        values: &[RawValue],
+        limit: i64,
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(values.len() + 2);
+        if let Some((_, key)) = &self.filter {
+            params.push(key.as_ref() as &(dyn ToSql + Sync));
+        }
+        params.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
+        params.push(&limit);
+        self.exec.run(statement, &params).await
+    }
+
+    /// Fetches `limit + 1` rows, so `has_next` needs no count.
+    async fn fetch(&self, statement: &Statement, values: &[RawValue], limit: usize) -> Result<Vec<E>> {
+        let rows = self.run_rows(statement, values, limit as i64 + 1).await?;
+        rows.iter().map(E::from_row).collect()
+    }
+
+    fn cursor_of(&self, row: &E) -> Result<Cursor> {
+        let values = self.values_of(row)?;
+        Ok(token::encode(
+            self.fingerprint(),
+            &values,
+            self.secret.as_deref(),
+        ))
+    }
+
+    fn values_of(&self, row: &E) -> Result<Vec<RawValue>> {
+        self.statements()
+            .order
+            .iter()
+            .map(|(c, _)| {
+                let column = &E::columns()[*c];
+                RawValue::encode(row.param(*c), &column.pg_type).map_err(|e| Error::InvalidCursor {
+                    reason: format!("cannot encode `{}`: {e}", column.name),
+                })
+            })
+            .collect()
+    }
+
+    fn decode(&self, cursor: &Cursor) -> Result<Vec<RawValue>> {
+        token::decode(
+            cursor,
+            self.fingerprint(),
+            self.statements().order.len(),
+            self.secret.as_deref(),
+        )
+    }
+
+    fn page(&self, mut items: Vec<E>, n: usize, forward: bool, from_cursor: bool) -> Result<Page<E>> {
+        let more = items.len() > n;
+        items.truncate(n);
+        if !forward {
+            items.reverse();
+        }
+        let (start_cursor, end_cursor) = match (items.first(), items.last()) {
+            (Some(first), Some(last)) => (Some(self.cursor_of(first)?), Some(self.cursor_of(last)?)),
+            _ => (None, None),
+        };
+        let (has_next, has_previous) = if forward {
+            (more, from_cursor)
+        } else {
+            (from_cursor, more)
+        };
+        Ok(Page {
+            items,
+            has_next,
+            has_previous,
+            start_cursor,
+            end_cursor,
+        })
+    }
+
+    /// The first `n` rows.
+    ///
+    /// # Errors
+    /// Driver and pool errors.
+    pub async fn first(&self, n: usize) -> Result<Page<E>> {
+        let n = self.clamp(n);
+        let items = self.fetch(&self.statements().first, &[], n).await?;
+        self.page(items, n, true, false)
+    }
+
+    /// The last `n` rows, in listing order.
+    ///
+    /// # Errors
+    /// Driver and pool errors.
+    pub async fn last(&self, n: usize) -> Result<Page<E>> {
+        let n = self.clamp(n);
+        let items = self.fetch(&self.statements().last, &[], n).await?;
+        self.page(items, n, false, false)
+    }
+
+    /// The `n` rows after `cursor`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCursor`] for a malformed, tampered or foreign cursor; driver errors.
+    pub async fn after(&self, cursor: &Cursor, n: usize) -> Result<Page<E>> {
+        let values = self.decode(cursor)?;
+        let n = self.clamp(n);
+        let items = self.fetch(&self.statements().after, &values, n).await?;
+        self.page(items, n, true, true)
+    }
+
+    /// The `n` rows before `cursor`, in listing order.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCursor`] for a malformed, tampered or foreign cursor; driver errors.
+    pub async fn before(&self, cursor: &Cursor, n: usize) -> Result<Page<E>> {
+        let values = self.decode(cursor)?;
+        let n = self.clamp(n);
+        let items = self.fetch(&self.statements().before, &values, n).await?;
+        self.page(items, n, false, true)
+    }
+
+    /// The server's plan (`EXPLAIN`) for [`Listing::after`] with these arguments: check that a
+    /// deep page is an index scan.
+    ///
+    /// # Errors
+    /// [`Error::InvalidCursor`]; driver and pool errors.
+    pub async fn explain_after(&self, cursor: &Cursor, n: usize) -> Result<String> {
+        let values = self.decode(cursor)?;
+        let after = &self.statements().after;
+        let explain = Statement::new(
+            format!("EXPLAIN {}", after.sql),
+            after.types.clone(),
+            E::TABLE,
+            "explain",
+            Shape::Rows,
+        );
+        let rows = self.run_rows(&explain, &values, self.clamp(n) as i64).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| r.try_get::<_, String>(0).ok())
+            .collect::<Vec<_>>()
+            .join("\n"))
+    }
+
+    /// Every row of the listing as a stream of batches of `batch_size`, each fetched by a
+    /// keyset page: memory is bounded by one batch and each batch costs the same.
+    pub fn export_batches(&self, batch_size: usize) -> impl Stream<Item = Result<Vec<E>>> + '_ {
+        let batch_size = batch_size.max(1);
+        stream::try_unfold(Some(Vec::<RawValue>::new()), move |state| async move {
+            let Some(values) = state else { return Ok(None) };
+            let statement = if values.is_empty() {
+                &self.statements().first
+            } else {
+                &self.statements().after
+            };
+            let mut items = self.fetch(statement, &values, batch_size).await?;
+            let more = items.len() > batch_size;
+            items.truncate(batch_size);
+            let next = match (more, items.last()) {
+                (true, Some(last)) => Some(self.values_of(last)?),
+                _ => None,
+            };
+            Ok(if items.is_empty() { None } else { Some((items, next)) })
+        })
+    }
+
+    /// Every row of the listing as a stream, fetched in keyset batches of `batch_size`.
+    pub fn export(&self, batch_size: usize) -> impl Stream<Item = Result<E>> + '_ {
+        self.export_batches(batch_size)
+            .map_ok(|batch| stream::iter(batch.into_iter().map(Ok)))
+            .try_flatten()
+    }
 }

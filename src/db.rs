@@ -150,6 +150,16 @@ impl Db {
         Repo::new(self)
     }
 
+    /// A batched loader of `E` by primary key, running on this pool. Make one per request.
+    pub fn loader<E: Entity + Clone>(&self) -> crate::Loader<E, Db> {
+        crate::Loader::new(self.clone())
+    }
+
+    /// A strict scope over this pool: repeated single-row statements fail as N+1 queries.
+    pub fn strict(&self) -> crate::Strict<Db> {
+        crate::Strict::new(self.clone())
+    }
+
     /// Starts a transaction on one pooled connection.
     ///
     /// # Errors

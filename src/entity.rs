@@ -75,6 +75,10 @@ pub trait Entity: FromRow + Sized + Send + Sync + Unpin + 'static {
     fn default_order() -> &'static [(usize, Direction)] {
         &[]
     }
+    /// The named listings declared with `#[pgrepo(listing(...))]`.
+    fn listings() -> &'static [crate::SortKey<Self>] {
+        &[]
+    }
     /// The primary key value.
     fn id(&self) -> &Self::Id;
     /// The value of column `column` (an index into [`Entity::columns`]), for binding.

@@ -35,6 +35,9 @@
 //! | --- | --- | --- |
 //! | prepared-statement repositories | CRUD, lookups, `insert_many` in one statement, upsert, typed raw SQL | [`Repo`], [`Db::query_as`] |
 //! | transactions | statements in one transaction, committed or rolled back as a whole | [`Db::begin`], [`Db::transaction`], [`Tx`] |
+//! | keyset pagination | pages after/before opaque cursors, same cost at any depth; streaming export; index advice | [`Repo::list`], [`Listing`] |
+//! | batched loaders | concurrent `load(key)` calls become one `= ANY($1)` statement; relations load one statement per level | [`Loader`], [`LookupLoader`], [`Repo::grouped`] |
+//! | strict mode | the same single-row statement repeated in one scope is an N+1 error or warning | [`Strict`] |
 //! | schema verification | every mismatch between structs and tables at once | [`Db::verify`] |
 //! | schema-change safety | statements invalidated by `ALTER TABLE` are re-prepared, not failed | (automatic) |
 //! | typed errors | unique / foreign-key violations, pool timeouts, not found | [`Error`] |
@@ -51,12 +54,15 @@ mod db;
 mod entity;
 mod error;
 mod executor;
+mod loader;
 mod param_array;
 mod raw;
 mod relation;
 mod repo;
 mod sql_type;
 mod statements;
+mod strict;
+mod token;
 mod tx;
 mod verify;
 
@@ -67,11 +73,14 @@ pub mod testkit;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use cursor::{IndexAdvice, SortKey};
+pub use cursor::{IndexAdvice, Listing, Page, SortKey, DEFAULT_MAX_PAGE_SIZE};
+pub use token::Cursor;
 pub use db::{Db, DbBuilder};
 pub use entity::{ColumnDef, Direction, Entity, FromRow, Insertable, Lookup, Upsertable};
 pub use error::{Error, Result};
 pub use executor::{Executor, Params};
+pub use loader::{Loader, LoaderConfig, LookupLoader};
+pub use strict::{OnNPlusOne, StatementCount, Strict, DEFAULT_N_PLUS_ONE_LIMIT};
 pub use relation::BelongsTo;
 pub use repo::Repo;
 pub use sql_type::SqlType;

@@ -1,9 +1,16 @@
 //! Relations declared on the derive: belongs-to (a foreign key) and its inverse, has-many.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::Hash;
 use std::marker::PhantomData;
 
+use tokio_postgres::types::{FromSql, ToSql};
+
 use crate::entity::{Entity, Lookup};
+use crate::error::Result;
+use crate::executor::Executor;
+use crate::repo::{lookup_statements, Repo};
 
 /// `C` belongs to `P` through a foreign-key column of `C` that holds `P`'s primary key.
 ///
@@ -50,5 +57,116 @@ impl<C: Entity, P: Entity> fmt::Debug for BelongsTo<C, P> {
             C::columns()[self.column].name,
             P::TABLE
         )
+    }
+}
+
+impl<'x, C: Entity, X: Executor> Repo<'x, C, X> {
+    /// Rows matching any of `keys` by `lookup`, grouped by key, in one `= ANY($1)` statement;
+    /// each group is ordered by primary key. Absent keys have no entry.
+    ///
+    /// # Errors
+    /// Driver and pool errors; [`Error::Decode`](crate::Error::Decode).
+    pub async fn find_grouped<K>(&self, lookup: Lookup<C, K>, keys: &[K]) -> Result<HashMap<K, Vec<C>>>
+    where
+        K: ToSql + for<'a> FromSql<'a> + Eq + Hash + Sync,
+    {
+        let mut groups: HashMap<K, Vec<C>> = HashMap::new();
+        if keys.is_empty() {
+            return Ok(groups);
+        }
+        let column = lookup.column();
+        let def = lookup.column_def();
+        let rows = self
+            .executor()
+            .run(&lookup_statements(lookup).find_any, &[&keys])
+            .await?;
+        for row in &rows {
+            let key: K = crate::__private::get(row, column, C::TABLE, def)?;
+            groups.entry(key).or_default().push(C::from_row(row)?);
+        }
+        Ok(groups)
+    }
+
+    /// The children of each parent through `relation`, aligned with `parents` (one `Vec` per
+    /// parent, ordered by the child's primary key), in one statement.
+    ///
+    /// # Errors
+    /// Driver and pool errors.
+    pub async fn children<P: Entity>(
+        &self,
+        relation: BelongsTo<C, P>,
+        parents: &[P],
+    ) -> Result<Vec<Vec<C>>>
+    where
+        P::Id: for<'a> FromSql<'a>,
+    {
+        let keys: Vec<P::Id> = parents.iter().map(|p| p.id().clone()).collect();
+        let mut groups = self.find_grouped(relation.lookup(), &keys).await?;
+        Ok(keys
+            .iter()
+            .map(|k| groups.remove(k).unwrap_or_default())
+            .collect())
+    }
+
+    /// Each parent with its children through `relation`, in the parents' order: one statement.
+    ///
+    /// # Errors
+    /// Driver and pool errors.
+    pub async fn grouped<P: Entity>(
+        &self,
+        relation: BelongsTo<C, P>,
+        parents: Vec<P>,
+    ) -> Result<Vec<(P, Vec<C>)>>
+    where
+        P::Id: for<'a> FromSql<'a>,
+    {
+        let children = self.children(relation, &parents).await?;
+        Ok(parents.into_iter().zip(children).collect())
+    }
+
+    /// The parent of each child through `relation`, in the children's order (`None` for a
+    /// NULL or dangling key): one `get_many` statement.
+    ///
+    /// # Errors
+    /// Driver and pool errors.
+    pub async fn parents<P: Entity + Clone>(
+        &self,
+        relation: BelongsTo<C, P>,
+        children: Vec<C>,
+    ) -> Result<Vec<(C, Option<P>)>>
+    where
+        P::Id: for<'a> FromSql<'a>,
+    {
+        let column = relation.column();
+        let def = &C::columns()[column];
+        let keys: Vec<Option<P::Id>> = children
+            .iter()
+            .map(|c| {
+                crate::token::RawValue::encode(c.param(column), &def.pg_type)
+                    .ok()
+                    .and_then(|raw| raw.decode::<P::Id>(&def.pg_type))
+            })
+            .collect();
+        let unique: Vec<P::Id> = keys
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let parents: HashMap<P::Id, P> = Repo::<P, X>::new(self.executor())
+            .get_many(&unique)
+            .await?
+            .into_iter()
+            .map(|p| (p.id().clone(), p))
+            .collect();
+        Ok(children
+            .into_iter()
+            .zip(keys)
+            .map(|(c, k)| {
+                let parent = k.and_then(|k| parents.get(&k).cloned());
+                (c, parent)
+            })
+            .collect())
     }
 }

@@ -9,6 +9,7 @@ use std::marker::PhantomData;
 
 use tokio_postgres::types::ToSql;
 
+use crate::cursor::{Listing, SortKey};
 use crate::entity::{Entity, FromRow, Insertable, Lookup, Upsertable};
 use crate::error::{Error, Result};
 use crate::executor::Executor;
@@ -199,6 +200,17 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         self.exec
             .run_execute(&E::statements().delete_many, &[&ids])
             .await
+    }
+
+    /// A keyset-paginated listing in the entity's default order (`#[pgrepo(order_by)]`, or
+    /// the primary key).
+    pub fn list(&self) -> Listing<'x, E, X> {
+        Listing::new(self.exec, SortKey::default_for())
+    }
+
+    /// A keyset-paginated listing in the order of `sort` (e.g. `User::BY_NAME`).
+    pub fn list_by(&self, sort: SortKey<E>) -> Listing<'x, E, X> {
+        Listing::new(self.exec, sort)
     }
 
     /// The number of rows in the table.

@@ -50,6 +50,11 @@ impl Tx {
         Repo::new(self)
     }
 
+    /// A batched loader of `E` by primary key whose batches run in this transaction.
+    pub fn loader<E: Entity + Clone>(&self) -> crate::Loader<E, &Tx> {
+        crate::Loader::new(self)
+    }
+
     /// Commits the transaction.
     ///
     /// # Errors
