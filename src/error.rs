@@ -101,7 +101,7 @@ pub enum Error {
     },
 
     /// A column's value could not be decoded into its field.
-    #[error("cannot decode `{table}`.`{column}` into field of type `{rust_type}`: {source}")]
+    #[error("cannot decode `{table}`.`{column}` into field of type `{rust_type}`: {}", cause(.source))]
     Decode {
         /// The table (or query) the row came from.
         table: &'static str,
@@ -236,6 +236,15 @@ impl Error {
 
 fn detail_suffix(detail: &Option<String>) -> String {
     detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+}
+
+/// The innermost message of a driver error (e.g. a `FromSql` failure), which the driver's own
+/// `Display` leaves out.
+fn cause(source: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(source) {
+        Some(inner) => format!("{source}: {inner}"),
+        None => source.to_string(),
+    }
 }
 
 /// The server's message with its SQLSTATE, or the driver's message.

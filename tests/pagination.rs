@@ -101,8 +101,8 @@ async fn walks_return_every_row_once_in_reference_order() {
     for (sort, order_by) in cases {
         let expected = reference(&t.db, order_by, None).await;
         assert_eq!(expected.len(), 503);
-        let listing = items.list_by(sort);
-        for page_size in [1, 7, 50, 503, 600] {
+        let listing = items.list_by(sort).max_page_size(1000);
+        for page_size in [1, 7, 50, 250, 503] {
             assert_eq!(walk_forward(&listing, page_size).await, expected, "{order_by} forward by {page_size}");
             assert_eq!(walk_backward(&listing, page_size).await, expected, "{order_by} backward by {page_size}");
         }
