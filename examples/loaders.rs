@@ -64,7 +64,10 @@ async fn reset(db: &Db) -> Result<(), pgrepo::Error> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) => url,
-        Err(_) => TestCluster::shared()?.create_database("loaders").await?.url(),
+        Err(_) => TestCluster::shared()?
+            .create_database("loaders")
+            .await?
+            .url(),
     };
     let db = Db::connect(&url).await?;
     db.batch_execute(
@@ -94,16 +97,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             naive += comments.find_by(Comment::POST_ID, post.id).await?.len();
         }
     }
-    println!("naive:   {naive} comments, {} statements", statements(&db).await?);
+    println!(
+        "naive:   {naive} comments, {} statements",
+        statements(&db).await?
+    );
 
     // Relations: one statement per level.
     reset(&db).await?;
     let all_users = users.list().first(100).await?.items;
     let user_posts = posts.grouped(Post::USER, all_users).await?;
-    let flat: Vec<Post> = user_posts.iter().flat_map(|(_, p)| p.iter().cloned()).collect();
+    let flat: Vec<Post> = user_posts
+        .iter()
+        .flat_map(|(_, p)| p.iter().cloned())
+        .collect();
     let post_comments = comments.children(Comment::POST, &flat).await?;
     let total: usize = post_comments.iter().map(Vec::len).sum();
-    println!("grouped: {total} comments, {} statements", statements(&db).await?);
+    println!(
+        "grouped: {total} comments, {} statements",
+        statements(&db).await?
+    );
 
     // Loaders: code written per item (as a GraphQL resolver would be), batched underneath.
     reset(&db).await?;

@@ -27,7 +27,10 @@ struct Event {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = match std::env::var("DATABASE_URL") {
         Ok(url) => url,
-        Err(_) => TestCluster::shared()?.create_database("pagination").await?.url(),
+        Err(_) => TestCluster::shared()?
+            .create_database("pagination")
+            .await?
+            .url(),
     };
     let db = Db::connect(&url).await?;
     db.batch_execute(
@@ -53,11 +56,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listing = events.list();
     println!("advised: {}", listing.index_advice().sql);
     db.batch_execute(&listing.index_advice().sql).await?;
-    db.batch_execute(&events.list_by(Event::BY_KIND).index_advice().sql).await?;
-    db.batch_execute(
-        &events.list().filter(Event::ACCOUNT, 3)?.index_advice().sql,
-    )
-    .await?;
+    db.batch_execute(&events.list_by(Event::BY_KIND).index_advice().sql)
+        .await?;
+    db.batch_execute(&events.list().filter(Event::ACCOUNT, 3)?.index_advice().sql)
+        .await?;
     db.batch_execute("ANALYZE events").await?;
 
     let first = listing.first(5).await?;
@@ -68,18 +70,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cursor = first.end_cursor.clone().expect("a full page has a cursor");
     println!("next cursor: {cursor}");
     let second = listing.after(&cursor, 5).await?;
-    println!("second page: ids {:?}", second.items.iter().map(|e| e.id).collect::<Vec<_>>());
-    let back = listing.before(second.start_cursor.as_ref().expect("cursor"), 5).await?;
-    println!("and back: ids {:?}", back.items.iter().map(|e| e.id).collect::<Vec<_>>());
+    println!(
+        "second page: ids {:?}",
+        second.items.iter().map(|e| e.id).collect::<Vec<_>>()
+    );
+    let back = listing
+        .before(second.start_cursor.as_ref().expect("cursor"), 5)
+        .await?;
+    println!(
+        "and back: ids {:?}",
+        back.items.iter().map(|e| e.id).collect::<Vec<_>>()
+    );
     let last = listing.last(3).await?;
-    println!("last page: ids {:?} (has_next = {})", last.items.iter().map(|e| e.id).collect::<Vec<_>>(), last.has_next);
+    println!(
+        "last page: ids {:?} (has_next = {})",
+        last.items.iter().map(|e| e.id).collect::<Vec<_>>(),
+        last.has_next
+    );
 
     // A deep page: walk 100,000 rows in by pages of 5,000, then time one page there
     // against page 1. Keyset pages cost the same at any depth.
     let mut deep = listing.first(5_000).await?.end_cursor.expect("cursor");
     let mut walked = 5_000;
     while walked < 100_000 {
-        deep = listing.after(&deep, 5_000).await?.end_cursor.expect("cursor");
+        deep = listing
+            .after(&deep, 5_000)
+            .await?
+            .end_cursor
+            .expect("cursor");
         walked += 5_000;
     }
     let t0 = Instant::now();
@@ -92,16 +110,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "\npage of 50 at depth 0: {first_cost:?}; at depth {walked}: {deep_cost:?} ({} rows)",
         deep_page.items.len()
     );
-    println!("plan of the deep page:\n{}", listing.explain_after(&deep, 50).await?);
+    println!(
+        "plan of the deep page:\n{}",
+        listing.explain_after(&deep, 50).await?
+    );
 
     // Filtered listing: one account's events, same keyset paging.
     let account3 = events.list().filter(Event::ACCOUNT, 3)?;
     let page = account3.first(3).await?;
-    println!("\naccount 3: {:?}", page.items.iter().map(|e| (e.id, e.account)).collect::<Vec<_>>());
+    println!(
+        "\naccount 3: {:?}",
+        page.items
+            .iter()
+            .map(|e| (e.id, e.account))
+            .collect::<Vec<_>>()
+    );
 
     // Export: the whole table as a stream, memory bounded by the batch size.
     let t = Instant::now();
-    let count = listing.export(10_000).try_fold(0usize, |n, _| async move { Ok(n + 1) }).await?;
+    let count = listing
+        .export(10_000)
+        .try_fold(0usize, |n, _| async move { Ok(n + 1) })
+        .await?;
     println!("exported {count} rows in {:?}", t.elapsed());
     Ok(())
 }

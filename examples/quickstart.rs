@@ -82,7 +82,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("inserted {} more in one statement", team.len());
 
     let found = users.get(ada.id).await?.expect("just inserted");
-    println!("get({}) -> {} on plan {:?}", found.id, found.name, found.plan);
+    println!(
+        "get({}) -> {} on plan {:?}",
+        found.id, found.name, found.plan
+    );
     let by_email = users
         .find_one_by(User::EMAIL, "grace@example.com".to_owned())
         .await?;
@@ -93,13 +96,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let upgraded = users.update(&upgraded).await?;
     println!("updated {}: plan {:?}", upgraded.name, upgraded.plan);
 
-    match users.insert(&NewUser {
-        email: "ada@example.com".into(),
-        name: "Ada again".into(),
-        hair_color: None,
-        plan: Plan::Free,
-    })
-    .await
+    match users
+        .insert(&NewUser {
+            email: "ada@example.com".into(),
+            name: "Ada again".into(),
+            hair_color: None,
+            plan: Plan::Free,
+        })
+        .await
     {
         Err(pgrepo::Error::UniqueViolation { constraint, .. }) => {
             println!("duplicate email rejected by `{constraint}`")
@@ -108,7 +112,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let ids: Vec<uuid::Uuid> = team.iter().map(|u| u.id).collect();
-    println!("get_many -> {} rows in one statement", users.get_many(&ids).await?.len());
+    println!(
+        "get_many -> {} rows in one statement",
+        users.get_many(&ids).await?.len()
+    );
     println!("deleted ada: {}", users.delete(ada.id).await?);
     println!("{} users left", users.count().await?);
     Ok(())

@@ -129,7 +129,9 @@ fn listing_statements<E: Entity>(
         OnceLock::new();
     let key = (TypeId::of::<E>(), sort.name, filter);
     let cache = CACHE.get_or_init(Default::default);
-    let mut map = cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut map = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     // One leaked value per distinct listing of the program: bounded by its source code.
     map.entry(key)
         .or_insert_with(|| Box::leak(Box::new(build_listing::<E>(sort, filter))))
@@ -169,7 +171,10 @@ fn keyset_predicate(columns: &[(String, Direction)], first_param: usize) -> Stri
         expr = if expr.is_empty() {
             format!("{name} {} ${p}", op(*direction, true))
         } else {
-            format!("{name} {} ${p} OR ({name} = ${p} AND ({expr}))", op(*direction, true))
+            format!(
+                "{name} {} ${p} OR ({name} = ${p} AND ({expr}))",
+                op(*direction, true)
+            )
         };
     }
     let (lead, d) = &columns[0];
@@ -184,12 +189,12 @@ fn build_listing<E: Entity>(sort: SortKey<E>, filter: Option<usize>) -> ListingS
         "SELECT {} FROM {table}",
         crate::statements::column_list(all, "")
     );
-    let named: Vec<(String, Direction)> =
-        order.iter().map(|(c, d)| (ident(all[*c].name), *d)).collect();
-    let reversed: Vec<(String, Direction)> = named
+    let named: Vec<(String, Direction)> = order
         .iter()
-        .map(|(n, d)| (n.clone(), flip(*d)))
+        .map(|(c, d)| (ident(all[*c].name), *d))
         .collect();
+    let reversed: Vec<(String, Direction)> =
+        named.iter().map(|(n, d)| (n.clone(), flip(*d))).collect();
     let order_by = |cols: &[(String, Direction)]| {
         cols.iter()
             .map(|(n, d)| format!("{n} {}", if *d == Direction::Asc { "ASC" } else { "DESC" }))
@@ -266,14 +271,28 @@ pub(crate) fn advice_for<E: Entity>(sort: SortKey<E>, filter: Option<usize>) -> 
         columns.push((all[c].name.to_owned(), d));
     }
     let index_name = {
-        let mut n = format!("{}_{}", E::TABLE, columns.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>().join("_"));
+        let mut n = format!(
+            "{}_{}",
+            E::TABLE,
+            columns
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect::<Vec<_>>()
+                .join("_")
+        );
         n.push_str("_keyset");
         n.truncate(63);
         n
     };
     let list = columns
         .iter()
-        .map(|(c, d)| format!("{}{}", ident(c), if *d == Direction::Desc { " DESC" } else { "" }))
+        .map(|(c, d)| {
+            format!(
+                "{}{}",
+                ident(c),
+                if *d == Direction::Desc { " DESC" } else { "" }
+            )
+        })
         .collect::<Vec<_>>()
         .join(", ");
     IndexAdvice {
@@ -313,6 +332,7 @@ FROM pg_index i WHERE i.indrelid = to_regclass($1::text) AND i.indisvalid";
 /// Adds a warning to `report` for each advised index the table lacks.
 pub(crate) async fn check_indexes(
     db: &crate::Db,
+    table_ref: &str,
     table: &str,
     advice: &[IndexAdvice],
     report: &mut SchemaReport,
@@ -320,7 +340,7 @@ pub(crate) async fn check_indexes(
     if advice.is_empty() {
         return Ok(());
     }
-    let rows = db.query(INDEXES_SQL, &[&table]).await?;
+    let rows = db.query(INDEXES_SQL, &[&table_ref]).await?;
     let indexes: Vec<(Vec<String>, Vec<bool>)> =
         rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     for wanted in advice {
@@ -368,7 +388,13 @@ impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Listing")
             .field("sort", &self.sort)
-            .field("filter", &self.filter.as_ref().map(|(c, v)| (E::columns()[*c].name, v)))
+            .field(
+                "filter",
+                &self
+                    .filter
+                    .as_ref()
+                    .map(|(c, v)| (E::columns()[*c].name, v)),
+            )
             .field("max_page_size", &self.max_page_size)
             .finish()
     }
@@ -397,11 +423,12 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         K: ToSql + Send + Sync + 'static,
     {
         let column = &E::columns()[lookup.column()];
-        self.filter_bytes = Some(RawValue::encode(&key, &column.pg_type).map_err(|e| {
-            Error::InvalidCursor {
-                reason: format!("cannot encode filter value for `{}`: {e}", column.name),
-            }
-        })?);
+        self.filter_bytes =
+            Some(
+                RawValue::encode(&key, &column.pg_type).map_err(|e| Error::InvalidCursor {
+                    reason: format!("cannot encode filter value for `{}`: {e}", column.name),
+                })?,
+            );
         self.filter = Some((lookup.column(), Arc::new(key)));
         Ok(self)
     }
@@ -458,7 +485,12 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     }
 
     /// Fetches `limit + 1` rows, so `has_next` needs no count.
-    async fn fetch(&self, statement: &Statement, values: &[RawValue], limit: usize) -> Result<Vec<E>> {
+    async fn fetch(
+        &self,
+        statement: &Statement,
+        values: &[RawValue],
+        limit: usize,
+    ) -> Result<Vec<E>> {
         let rows = self.run_rows(statement, values, limit as i64 + 1).await?;
         rows.iter().map(E::from_row).collect()
     }
@@ -494,14 +526,22 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         )
     }
 
-    fn page(&self, mut items: Vec<E>, n: usize, forward: bool, from_cursor: bool) -> Result<Page<E>> {
+    fn page(
+        &self,
+        mut items: Vec<E>,
+        n: usize,
+        forward: bool,
+        from_cursor: bool,
+    ) -> Result<Page<E>> {
         let more = items.len() > n;
         items.truncate(n);
         if !forward {
             items.reverse();
         }
         let (start_cursor, end_cursor) = match (items.first(), items.last()) {
-            (Some(first), Some(last)) => (Some(self.cursor_of(first)?), Some(self.cursor_of(last)?)),
+            (Some(first), Some(last)) => {
+                (Some(self.cursor_of(first)?), Some(self.cursor_of(last)?))
+            }
             _ => (None, None),
         };
         let (has_next, has_previous) = if forward {
@@ -575,7 +615,9 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             "explain",
             Shape::Rows,
         );
-        let rows = self.run_rows(&explain, &values, self.clamp(n) as i64).await?;
+        let rows = self
+            .run_rows(&explain, &values, self.clamp(n) as i64)
+            .await?;
         Ok(rows
             .iter()
             .filter_map(|r| r.try_get::<_, String>(0).ok())
@@ -601,7 +643,11 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
                 (true, Some(last)) => Some(self.values_of(last)?),
                 _ => None,
             };
-            Ok(if items.is_empty() { None } else { Some((items, next)) })
+            Ok(if items.is_empty() {
+                None
+            } else {
+                Some((items, next))
+            })
         })
     }
 

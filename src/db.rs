@@ -5,7 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
@@ -283,7 +285,11 @@ impl Executor for Db {
         query_on(&conn, statement, params, Retry::OnSchemaChange).await
     }
 
-    async fn run_execute<'a>(&'a self, statement: &'a Statement, params: Params<'a>) -> Result<u64> {
+    async fn run_execute<'a>(
+        &'a self,
+        statement: &'a Statement,
+        params: Params<'a>,
+    ) -> Result<u64> {
         let conn = self.connection().await?;
         execute_on(&conn, statement, params, Retry::OnSchemaChange).await
     }

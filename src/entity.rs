@@ -140,7 +140,9 @@ impl<E: Entity> FromRow for Option<E> {
         let pk = offset + E::primary_key();
         let present = row
             .try_get::<_, Option<crate::__private::AnyValue>>(pk)
-            .map_err(|e| crate::__private::decode_error(E::TABLE, &E::columns()[E::primary_key()], e))?
+            .map_err(|e| {
+                crate::__private::decode_error(E::TABLE, &E::columns()[E::primary_key()], e)
+            })?
             .is_some();
         if present {
             E::from_row_at(row, offset).map(Some)

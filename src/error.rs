@@ -235,7 +235,10 @@ impl Error {
 }
 
 fn detail_suffix(detail: &Option<String>) -> String {
-    detail.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()
+    detail
+        .as_ref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default()
 }
 
 /// The innermost message of a driver error (e.g. a `FromSql` failure), which the driver's own

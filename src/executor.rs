@@ -96,9 +96,10 @@ enum Outcome {
 /// "cached plan must not change result type": a prepared statement outlived an `ALTER TABLE`.
 fn is_stale_plan(error: &tokio_postgres::Error) -> bool {
     error.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
-        && error
-            .as_db_error()
-            .is_some_and(|db| db.message().contains("cached plan must not change result type"))
+        && error.as_db_error().is_some_and(|db| {
+            db.message()
+                .contains("cached plan must not change result type")
+        })
 }
 
 async fn run_once(
@@ -139,7 +140,10 @@ async fn run_on_client(
                     .remove(&statement.sql, &statement.types);
                 match retry {
                     Retry::OnSchemaChange => {
-                        tracing::debug!(statement = statement.label, "re-preparing after schema change");
+                        tracing::debug!(
+                            statement = statement.label,
+                            "re-preparing after schema change"
+                        );
                         run_once(client, statement, params, &mode)
                             .await
                             .map_err(|e| Error::from_driver(e, statement.table, statement.label))

@@ -74,17 +74,17 @@ pub mod testkit;
 pub mod __private;
 
 pub use cursor::{IndexAdvice, Listing, Page, SortKey, DEFAULT_MAX_PAGE_SIZE};
-pub use token::Cursor;
 pub use db::{Db, DbBuilder};
 pub use entity::{ColumnDef, Direction, Entity, FromRow, Insertable, Lookup, Upsertable};
 pub use error::{Error, Result};
 pub use executor::{Executor, Params};
 pub use loader::{Loader, LoaderConfig, LookupLoader};
-pub use strict::{OnNPlusOne, StatementCount, Strict, DEFAULT_N_PLUS_ONE_LIMIT};
 pub use relation::BelongsTo;
 pub use repo::Repo;
 pub use sql_type::SqlType;
 pub use statements::{Shape, Statement};
+pub use strict::{OnNPlusOne, StatementCount, Strict, DEFAULT_N_PLUS_ONE_LIMIT};
+pub use token::Cursor;
 pub use tx::Tx;
 pub use verify::{EntitySet, Mismatch, SchemaReport};
 

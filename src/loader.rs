@@ -152,7 +152,9 @@ where
         // From here the waiters' senders are ours: if we are dropped they close.
         guard.armed = false;
         let keys: Vec<K> = batch.iter().map(|(k, _)| k.clone()).collect();
-        let chunks = keys.chunks(self.config.max_batch).map(|c| fetch(c.to_vec()));
+        let chunks = keys
+            .chunks(self.config.max_batch)
+            .map(|c| fetch(c.to_vec()));
         match try_join_all(chunks).await {
             Ok(found) => {
                 let mut found: HashMap<K, V> = found.into_iter().flatten().collect();
@@ -230,7 +232,10 @@ impl<E: Entity + Clone, X: Executor> Loader<E, X> {
         self.batcher
             .load(id, |keys| async move {
                 let rows = repo.get_many(&keys).await?;
-                Ok(rows.into_iter().map(|e| (e.id().clone(), Some(e))).collect())
+                Ok(rows
+                    .into_iter()
+                    .map(|e| (e.id().clone(), Some(e)))
+                    .collect())
             })
             .await
     }
@@ -294,9 +299,10 @@ where
         let repo = Repo::<E, X>::new(&self.exec);
         let lookup = self.lookup;
         self.batcher
-            .load(key, |keys| async move {
-                repo.find_grouped(lookup, &keys).await
-            })
+            .load(
+                key,
+                |keys| async move { repo.find_grouped(lookup, &keys).await },
+            )
             .await
     }
 

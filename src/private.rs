@@ -28,7 +28,11 @@ pub fn get<'a, T: FromSql<'a>>(
 
 /// The [`Error::Decode`] of a column.
 #[cold]
-pub fn decode_error(table: &'static str, column: &ColumnDef, source: tokio_postgres::Error) -> Error {
+pub fn decode_error(
+    table: &'static str,
+    column: &ColumnDef,
+    source: tokio_postgres::Error,
+) -> Error {
     Error::Decode {
         table,
         column: column.name.to_owned(),
@@ -87,5 +91,9 @@ pub fn text_enum_accepts(ty: &Type) -> bool {
 /// The error for a label no variant maps to.
 #[cold]
 pub fn unknown_enum_text(enum_name: &str, found: &str, expected: &[&str]) -> BoxError {
-    format!("`{found}` is not a variant of `{enum_name}` (expected one of: {})", expected.join(", ")).into()
+    format!(
+        "`{found}` is not a variant of `{enum_name}` (expected one of: {})",
+        expected.join(", ")
+    )
+    .into()
 }

@@ -66,7 +66,11 @@ impl<'x, C: Entity, X: Executor> Repo<'x, C, X> {
     ///
     /// # Errors
     /// Driver and pool errors; [`Error::Decode`](crate::Error::Decode).
-    pub async fn find_grouped<K>(&self, lookup: Lookup<C, K>, keys: &[K]) -> Result<HashMap<K, Vec<C>>>
+    pub async fn find_grouped<K>(
+        &self,
+        lookup: Lookup<C, K>,
+        keys: &[K],
+    ) -> Result<HashMap<K, Vec<C>>>
     where
         K: ToSql + for<'a> FromSql<'a> + Eq + Hash + Sync,
     {

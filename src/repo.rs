@@ -68,7 +68,11 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         self.exec
     }
 
-    async fn one(&self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<Option<E>> {
+    async fn one(
+        &self,
+        statement: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<E>> {
         let rows = self.exec.run(statement, params).await?;
         rows.first().map(E::from_row).transpose()
     }

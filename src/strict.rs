@@ -112,7 +112,9 @@ impl<X: Executor> Strict<X> {
     fn record(&self, statement: &Statement) -> Result<()> {
         let count = {
             let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-            let count = counts.entry((statement.table, statement.label)).or_insert(0);
+            let count = counts
+                .entry((statement.table, statement.label))
+                .or_insert(0);
             *count += 1;
             *count
         };
@@ -149,7 +151,11 @@ impl<X: Executor> Executor for Strict<X> {
         self.inner.run(statement, params).await
     }
 
-    async fn run_execute<'a>(&'a self, statement: &'a Statement, params: Params<'a>) -> Result<u64> {
+    async fn run_execute<'a>(
+        &'a self,
+        statement: &'a Statement,
+        params: Params<'a>,
+    ) -> Result<u64> {
         self.record(statement)?;
         self.inner.run_execute(statement, params).await
     }

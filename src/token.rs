@@ -82,9 +82,14 @@ impl RawValue {
     }
 
     /// Decodes the value as `T` (`None` for NULL or a value `T` cannot read).
-    pub(crate) fn decode<T: for<'a> tokio_postgres::types::FromSql<'a>>(&self, ty: &Type) -> Option<T> {
+    pub(crate) fn decode<T: for<'a> tokio_postgres::types::FromSql<'a>>(
+        &self,
+        ty: &Type,
+    ) -> Option<T> {
         let bytes = self.0.as_deref()?;
-        T::accepts(ty).then(|| T::from_sql(ty, bytes).ok()).flatten()
+        T::accepts(ty)
+            .then(|| T::from_sql(ty, bytes).ok())
+            .flatten()
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {
@@ -137,7 +142,8 @@ fn mac(secret: Option<&[u8]>, payload: &[u8]) -> Hmac<Sha256> {
 }
 
 pub(crate) fn encode(fingerprint: [u8; 8], values: &[RawValue], secret: Option<&[u8]>) -> Cursor {
-    let mut payload = Vec::with_capacity(16 + values.iter().map(|v| 4 + v.as_bytes().len()).sum::<usize>());
+    let mut payload =
+        Vec::with_capacity(16 + values.iter().map(|v| 4 + v.as_bytes().len()).sum::<usize>());
     payload.push(VERSION);
     payload.extend_from_slice(&fingerprint);
     payload.push(values.len() as u8);
@@ -177,9 +183,14 @@ pub(crate) fn decode(
     // verify_truncated_left compares in constant time.
     mac(secret, payload)
         .verify_truncated_left(tag)
-        .map_err(|_| invalid("signature mismatch: the token was altered or signed with another secret"))?;
+        .map_err(|_| {
+            invalid("signature mismatch: the token was altered or signed with another secret")
+        })?;
     if payload[0] != VERSION {
-        return Err(invalid(format!("unsupported cursor version {}", payload[0])));
+        return Err(invalid(format!(
+            "unsupported cursor version {}",
+            payload[0]
+        )));
     }
     if payload[1..9] != fingerprint {
         return Err(invalid(
@@ -230,7 +241,10 @@ mod tests {
     #[test]
     fn round_trips() {
         let c = encode([1; 8], &sample(), None);
-        assert!(c.as_str().bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(c
+            .as_str()
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_eq!(decode(&c, [1; 8], 3, None).unwrap(), sample());
     }
 
@@ -243,7 +257,10 @@ mod tests {
             t[i] ^= 0x01;
             let forged = Cursor(URL_SAFE_NO_PAD.encode(&t));
             assert!(
-                matches!(decode(&forged, [1; 8], 3, Some(b"k")), Err(Error::InvalidCursor { .. })),
+                matches!(
+                    decode(&forged, [1; 8], 3, Some(b"k")),
+                    Err(Error::InvalidCursor { .. })
+                ),
                 "byte {i}"
             );
         }
@@ -255,8 +272,16 @@ mod tests {
         let err = decode(&c, [2; 8], 3, None).unwrap_err();
         assert!(err.to_string().contains("another listing"), "{err}");
         assert!(decode(&c, [1; 8], 3, Some(b"other")).is_err());
-        for bad in ["", "!!!", "abc", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
-            assert!(decode(&Cursor(bad.into()), [1; 8], 3, None).is_err(), "{bad}");
+        for bad in [
+            "",
+            "!!!",
+            "abc",
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ] {
+            assert!(
+                decode(&Cursor(bad.into()), [1; 8], 3, None).is_err(),
+                "{bad}"
+            );
         }
     }
 }

@@ -42,7 +42,9 @@ impl Tx {
 
     fn conn(&self) -> &Object {
         // `conn` is only taken by `commit`/`rollback`, which consume `self`.
-        self.conn.as_ref().expect("transaction connection present until commit/rollback")
+        self.conn
+            .as_ref()
+            .expect("transaction connection present until commit/rollback")
     }
 
     /// The repository of entity `E`, running its statements in this transaction.
@@ -131,7 +133,11 @@ impl Executor for Tx {
         query_on(self.conn(), statement, params, Retry::Never).await
     }
 
-    async fn run_execute<'a>(&'a self, statement: &'a Statement, params: Params<'a>) -> Result<u64> {
+    async fn run_execute<'a>(
+        &'a self,
+        statement: &'a Statement,
+        params: Params<'a>,
+    ) -> Result<u64> {
         execute_on(self.conn(), statement, params, Retry::Never).await
     }
 }

@@ -289,7 +289,14 @@ impl Db {
                 found: primary_keys,
             });
         }
-        crate::cursor::check_indexes(self, &check.table_ref, &check.index_advice, report).await
+        crate::cursor::check_indexes(
+            self,
+            &check.table_ref,
+            check.table,
+            &check.index_advice,
+            report,
+        )
+        .await
     }
 
     /// The driver's `Type` of a column: built-in types by OID, enums with their labels,
@@ -312,9 +319,8 @@ impl Db {
             }
             "d" => {
                 let base: u32 = row.get(5);
-                Ok(Type::from_oid(base).unwrap_or_else(|| {
-                    Type::new(row.get(6), base, Kind::Simple, String::new())
-                }))
+                Ok(Type::from_oid(base)
+                    .unwrap_or_else(|| Type::new(row.get(6), base, Kind::Simple, String::new())))
             }
             _ => Ok(Type::new(name, oid, Kind::Simple, String::new())),
         }

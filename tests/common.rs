@@ -20,7 +20,10 @@ pub async fn fresh_with(
     configure: impl FnOnce(pgrepo::DbBuilder) -> pgrepo::DbBuilder,
 ) -> TestDb {
     let cluster = TestCluster::shared().expect("test cluster");
-    let database = cluster.create_database(prefix).await.expect("test database");
+    let database = cluster
+        .create_database(prefix)
+        .await
+        .expect("test database");
     let db = configure(Db::builder(&database.url()).expect("url"))
         .connect()
         .await
@@ -143,6 +146,6 @@ pub async fn reset_stats(db: &Db) {
          WHERE datname = current_database()), 0)",
         &[],
     )
-        .await
-        .expect("reset pg_stat_statements");
+    .await
+    .expect("reset pg_stat_statements");
 }

@@ -48,16 +48,37 @@ async fn crud_round_trip() {
         Some(fresh_one.id)
     );
     // new_user(2) has black hair; Ada's was cleared by the update then restored by upsert.
-    let black = users.find_by(User::HAIR_COLOR, "black".to_owned()).await.unwrap();
-    assert_eq!(black.iter().map(|u| u.id).collect::<Vec<_>>(), vec![fresh_one.id]);
-    assert_eq!(users.count_by(User::HAIR_COLOR, "brown".to_owned()).await.unwrap(), 1);
+    let black = users
+        .find_by(User::HAIR_COLOR, "black".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(
+        black.iter().map(|u| u.id).collect::<Vec<_>>(),
+        vec![fresh_one.id]
+    );
+    assert_eq!(
+        users
+            .count_by(User::HAIR_COLOR, "brown".to_owned())
+            .await
+            .unwrap(),
+        1
+    );
 
     assert!(users.delete(ada.id).await.unwrap());
-    assert!(!users.delete(ada.id).await.unwrap(), "second delete finds nothing");
+    assert!(
+        !users.delete(ada.id).await.unwrap(),
+        "second delete finds nothing"
+    );
     assert_eq!(users.get(ada.id).await.unwrap(), None);
     let missing = users.update(&changed).await.unwrap_err();
     assert!(
-        matches!(missing, Error::NotFound { table: "users", statement: "update" }),
+        matches!(
+            missing,
+            Error::NotFound {
+                table: "users",
+                statement: "update"
+            }
+        ),
         "{missing}"
     );
 }
@@ -86,7 +107,10 @@ async fn natural_keys_and_every_supported_type() {
     renamed.label = "Rust lang".into();
     renamed.blob = None;
     let upserted = tags.upsert(&renamed).await.unwrap();
-    assert_eq!((upserted.label.as_str(), upserted.blob.as_deref()), ("Rust lang", None));
+    assert_eq!(
+        (upserted.label.as_str(), upserted.blob.as_deref()),
+        ("Rust lang", None)
+    );
     assert_eq!(tags.get("rust".to_owned()).await.unwrap(), Some(upserted));
     t.db.verify::<(User, Post, Tag)>().await.unwrap();
 }
@@ -183,14 +207,21 @@ async fn the_server_log_shows_one_parse_for_two_executions() {
             .lines()
             .filter(|l| l.contains(database.name()) && l.contains(sql));
         (parses, executes) = ours.fold((0, 0), |(p, e), l| {
-            (p + l.contains(" ms  parse ") as i32, e + l.contains(" ms  execute ") as i32)
+            (
+                p + l.contains(" ms  parse ") as i32,
+                e + l.contains(" ms  execute ") as i32,
+            )
         });
         if executes >= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!((parses, executes), (1, 2), "one parse, two executions in the server log");
+    assert_eq!(
+        (parses, executes),
+        (1, 2),
+        "one parse, two executions in the server log"
+    );
 }
 
 #[tokio::test]
@@ -218,7 +249,14 @@ async fn alter_table_between_calls_is_not_an_error() {
     let tx = t.db.begin().await.unwrap();
     let err = tx.repo::<User>().get(id).await.unwrap_err();
     assert!(
-        matches!(err, Error::SchemaChanged { table: "users", statement: "get", .. }),
+        matches!(
+            err,
+            Error::SchemaChanged {
+                table: "users",
+                statement: "get",
+                ..
+            }
+        ),
         "{err}"
     );
     tx.rollback().await.unwrap();
@@ -267,7 +305,12 @@ async fn verify_reports_every_mismatch_at_once() {
         ]
     );
     let message = err.to_string();
-    for needle in ["`users`.`score`", "`users`.`profile`", "`users`.`name`", "`tags`"] {
+    for needle in [
+        "`users`.`score`",
+        "`users`.`profile`",
+        "`users`.`name`",
+        "`tags`",
+    ] {
         assert!(message.contains(needle), "{needle} in {message}");
     }
 }
@@ -286,7 +329,10 @@ async fn constraint_violations_come_back_typed() {
         }
         other => panic!("expected UniqueViolation, got {other}"),
     }
-    assert_eq!(dup.code(), Some(&pgrepo::tokio_postgres::error::SqlState::UNIQUE_VIOLATION));
+    assert_eq!(
+        dup.code(),
+        Some(&pgrepo::tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+    );
     assert!(dup.to_string().contains("users_email_key"), "{dup}");
 
     let orphan = NewPost {
@@ -297,7 +343,10 @@ async fn constraint_violations_come_back_typed() {
     match t.db.repo::<Post>().insert(&orphan).await.unwrap_err() {
         Error::ForeignKeyViolation {
             table, constraint, ..
-        } => assert_eq!((table, constraint.as_str()), ("posts", "posts_user_id_fkey")),
+        } => assert_eq!(
+            (table, constraint.as_str()),
+            ("posts", "posts_user_id_fkey")
+        ),
         other => panic!("expected ForeignKeyViolation, got {other}"),
     }
     // Nothing was lost: the first row is still there, alone.
@@ -306,7 +355,10 @@ async fn constraint_violations_come_back_typed() {
 
 #[tokio::test]
 async fn an_exhausted_pool_times_out_with_its_state() {
-    let t = fresh_with("pool", |b| b.max_size(1).wait_timeout(Duration::from_millis(200))).await;
+    let t = fresh_with("pool", |b| {
+        b.max_size(1).wait_timeout(Duration::from_millis(200))
+    })
+    .await;
     let held = t.db.begin().await.unwrap();
     let err = t.db.repo::<User>().count().await.unwrap_err();
     match err {
@@ -337,9 +389,8 @@ async fn transactions_commit_or_roll_back_as_a_whole() {
     assert_eq!(users.count().await.unwrap(), 2);
 
     // The closure form rolls back on error, including rows written before the failure.
-    let err = t
-        .db
-        .transaction(async |tx| {
+    let err =
+        t.db.transaction(async |tx| {
             tx.repo::<User>().insert(&new_user(4)).await?;
             tx.repo::<User>().insert(&new_user(1)).await?; // duplicate email
             Ok(())
@@ -368,16 +419,15 @@ async fn hand_written_sql_maps_rows_through_the_derive() {
     let users = t.db.repo::<User>();
     let a = users.insert(&new_user(1)).await.unwrap();
     let b = users.insert(&new_user(2)).await.unwrap();
-    let post = t
-        .db
-        .repo::<Post>()
-        .insert(&NewPost {
-            user_id: a.id,
-            title: "hello".into(),
-            body: Some("world".into()),
-        })
-        .await
-        .unwrap();
+    let post =
+        t.db.repo::<Post>()
+            .insert(&NewPost {
+                user_id: a.id,
+                title: "hello".into(),
+                body: Some("world".into()),
+            })
+            .await
+            .unwrap();
     let rows: Vec<(User, Option<Post>)> = t
         .db
         .query_as(
@@ -390,18 +440,16 @@ async fn hand_written_sql_maps_rows_through_the_derive() {
         .unwrap();
     assert_eq!(rows, vec![(a.clone(), Some(post)), (b, None)]);
 
-    let err = t
-        .db
-        .query_as::<User>("SELECT id, email FROM users", &[])
-        .await
-        .unwrap_err();
+    let err =
+        t.db.query_as::<User>("SELECT id, email FROM users", &[])
+            .await
+            .unwrap_err();
     assert!(matches!(err, Error::ColumnMismatch { .. }), "{err}");
     assert!(err.to_string().contains("id, email"), "{err}");
-    let one: Vec<User> = t
-        .db
-        .query_as("SELECT * FROM users WHERE id = $1", &[&a.id])
-        .await
-        .unwrap();
+    let one: Vec<User> =
+        t.db.query_as("SELECT * FROM users WHERE id = $1", &[&a.id])
+            .await
+            .unwrap();
     assert_eq!(one, vec![a]);
 }
 
@@ -412,9 +460,15 @@ async fn a_column_that_does_not_fit_its_field_is_a_decode_error() {
     t.db.batch_execute("UPDATE users SET status = 'retired'")
         .await
         .unwrap();
-    let err = t.db.repo::<User>().find_by(User::HAIR_COLOR, "brown".to_owned()).await.unwrap_err();
+    let err =
+        t.db.repo::<User>()
+            .find_by(User::HAIR_COLOR, "brown".to_owned())
+            .await
+            .unwrap_err();
     match &err {
-        Error::Decode { table, column, .. } => assert_eq!((*table, column.as_str()), ("users", "status")),
+        Error::Decode { table, column, .. } => {
+            assert_eq!((*table, column.as_str()), ("users", "status"))
+        }
         other => panic!("expected Decode, got {other}"),
     }
     assert!(err.to_string().contains("retired"), "{err}");

@@ -97,7 +97,9 @@ async fn duplicate_missing_and_oversized_batches() {
     let loader = t.db.loader::<User>();
     reset_stats(&t.db).await;
     // 60 calls over 10 distinct keys, 5 of them missing.
-    let keys: Vec<i64> = (0..60).map(|i| [1, 2, 3, 4, 5, -1, -2, -3, 1000, 1001][i % 10]).collect();
+    let keys: Vec<i64> = (0..60)
+        .map(|i| [1, 2, 3, 4, 5, -1, -2, -3, 1000, 1001][i % 10])
+        .collect();
     let results = join_all(keys.iter().map(|k| loader.load(*k))).await;
     for (key, result) in keys.iter().zip(results) {
         match result.unwrap() {
@@ -109,7 +111,13 @@ async fn duplicate_missing_and_oversized_batches() {
     // Cached for the loader's lifetime: no statement at all the second time.
     reset_stats(&t.db).await;
     let again = loader.load_many(&[1, 2, -1]).await.unwrap();
-    assert_eq!(again.iter().map(|u| u.as_ref().map(|u| u.id)).collect::<Vec<_>>(), [Some(1), Some(2), None]);
+    assert_eq!(
+        again
+            .iter()
+            .map(|u| u.as_ref().map(|u| u.id))
+            .collect::<Vec<_>>(),
+        [Some(1), Some(2), None]
+    );
     assert_eq!(statements_run(&t.db).await, 0);
 
     // 100 keys with a cap of 30: split into 4 statements, every caller answered.
@@ -121,8 +129,14 @@ async fn duplicate_missing_and_oversized_batches() {
         },
     );
     reset_stats(&t.db).await;
-    let all = capped.load_many(&(1..=100).collect::<Vec<i64>>()).await.unwrap();
-    assert!(all.iter().enumerate().all(|(i, u)| u.as_ref().map(|u| u.id) == Some(i as i64 + 1)));
+    let all = capped
+        .load_many(&(1..=100).collect::<Vec<i64>>())
+        .await
+        .unwrap();
+    assert!(all
+        .iter()
+        .enumerate()
+        .all(|(i, u)| u.as_ref().map(|u| u.id) == Some(i as i64 + 1)));
     assert_eq!(calls(&t.db, &["= ANY($1)"]).await, 4);
 }
 
@@ -131,7 +145,9 @@ async fn a_failed_batch_reaches_every_caller() {
     let t = fresh("loader_error").await;
     seed(&t.db, 10, 0, 0).await;
     // A decode failure in the batch: one bad row poisons the statement for all.
-    t.db.batch_execute("UPDATE users SET status = 'unknown' WHERE id = 3").await.unwrap();
+    t.db.batch_execute("UPDATE users SET status = 'unknown' WHERE id = 3")
+        .await
+        .unwrap();
     let loader = t.db.loader::<User>();
     let results = join_all((1..=10i64).map(|id| loader.load(id))).await;
     assert_eq!(results.len(), 10);
@@ -165,8 +181,18 @@ async fn loaders_run_in_the_scope_that_made_them() {
     let tx = t.db.begin().await.unwrap();
     let fresh_user = tx.repo::<User>().insert(&new_user(99)).await.unwrap();
     let loader = tx.loader::<User>();
-    assert!(loader.load(fresh_user.id).await.unwrap().is_some(), "sees the transaction's own row");
-    assert!(t.db.loader::<User>().load(fresh_user.id).await.unwrap().is_none(), "not visible outside");
+    assert!(
+        loader.load(fresh_user.id).await.unwrap().is_some(),
+        "sees the transaction's own row"
+    );
+    assert!(
+        t.db.loader::<User>()
+            .load(fresh_user.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "not visible outside"
+    );
     tx.rollback().await.unwrap();
 }
 
@@ -182,7 +208,10 @@ async fn lookup_loaders_batch_children_by_foreign_key() {
         let expected = if user_id <= 20 { 3 } else { 0 };
         assert_eq!(posts.len(), expected);
         assert!(posts.iter().all(|p| p.user_id == user_id));
-        assert!(posts.windows(2).all(|w| w[0].id < w[1].id), "ordered by primary key");
+        assert!(
+            posts.windows(2).all(|w| w[0].id < w[1].id),
+            "ordered by primary key"
+        );
     }
     assert_eq!(statements_run(&t.db).await, 1);
 }
@@ -241,17 +270,28 @@ async fn strict_mode_flags_a_naive_per_row_loop() {
     let (at, err) = failure.expect("the loop is flagged");
     assert_eq!(at, 3, "the fourth execution is the first past the limit");
     match &err {
-        Error::NPlusOne { table, statement, count, limit } => {
+        Error::NPlusOne {
+            table,
+            statement,
+            count,
+            limit,
+        } => {
             assert_eq!((*table, *statement, *count, *limit), ("users", "get", 4, 3));
         }
         other => panic!("expected NPlusOne, got {other}"),
     }
-    assert!(err.to_string().contains("`get` on `users` ran 4 times"), "{err}");
+    assert!(
+        err.to_string().contains("`get` on `users` ran 4 times"),
+        "{err}"
+    );
 
     // The batched version passes strict mode; warn-only mode lets the loop finish and counts.
     let strict = Strict::new(t.db.clone()).limit(3);
     let ids: Vec<i64> = posts.iter().map(|p| p.user_id).collect();
-    assert_eq!(strict.repo::<User>().get_many(&ids).await.unwrap().len(), 10);
+    assert_eq!(
+        strict.repo::<User>().get_many(&ids).await.unwrap().len(),
+        10
+    );
     let warn = Strict::new(t.db.clone()).limit(3).warn_only();
     for post in &posts {
         warn.repo::<User>().get(post.user_id).await.unwrap();

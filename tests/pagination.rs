@@ -66,7 +66,10 @@ async fn walk_forward(listing: &pgrepo::Listing<'_, Item, Db>, n: usize) -> Vec<
             break;
         }
         assert_eq!(page.items.len(), n, "only the last page is short");
-        page = listing.after(page.end_cursor.as_ref().unwrap(), n).await.unwrap();
+        page = listing
+            .after(page.end_cursor.as_ref().unwrap(), n)
+            .await
+            .unwrap();
         assert!(page.has_previous);
     }
     seen
@@ -81,7 +84,10 @@ async fn walk_backward(listing: &pgrepo::Listing<'_, Item, Db>, n: usize) -> Vec
         if !page.has_previous {
             break;
         }
-        page = listing.before(page.start_cursor.as_ref().unwrap(), n).await.unwrap();
+        page = listing
+            .before(page.start_cursor.as_ref().unwrap(), n)
+            .await
+            .unwrap();
         assert!(page.has_next);
     }
     pages.into_iter().rev().flatten().collect()
@@ -103,13 +109,27 @@ async fn walks_return_every_row_once_in_reference_order() {
         assert_eq!(expected.len(), 503);
         let listing = items.list_by(sort).max_page_size(1000);
         for page_size in [1, 7, 50, 250, 503] {
-            assert_eq!(walk_forward(&listing, page_size).await, expected, "{order_by} forward by {page_size}");
-            assert_eq!(walk_backward(&listing, page_size).await, expected, "{order_by} backward by {page_size}");
+            assert_eq!(
+                walk_forward(&listing, page_size).await,
+                expected,
+                "{order_by} forward by {page_size}"
+            );
+            assert_eq!(
+                walk_backward(&listing, page_size).await,
+                expected,
+                "{order_by} backward by {page_size}"
+            );
         }
         // Filtered by a lookup column, paged the same way.
         let owned = items.list_by(sort).filter(Item::OWNER, 2).unwrap();
-        assert_eq!(walk_forward(&owned, 9).await, reference(&t.db, order_by, Some(2)).await);
-        assert_eq!(walk_backward(&owned, 9).await, reference(&t.db, order_by, Some(2)).await);
+        assert_eq!(
+            walk_forward(&owned, 9).await,
+            reference(&t.db, order_by, Some(2)).await
+        );
+        assert_eq!(
+            walk_backward(&owned, 9).await,
+            reference(&t.db, order_by, Some(2)).await
+        );
     }
 }
 
@@ -138,13 +158,20 @@ async fn rows_inserted_during_a_walk_never_skip_or_repeat_existing_rows() {
         if !page.has_next {
             break;
         }
-        page = listing.after(page.end_cursor.as_ref().unwrap(), 20).await.unwrap();
+        page = listing
+            .after(page.end_cursor.as_ref().unwrap(), 20)
+            .await
+            .unwrap();
     }
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no row repeated");
-    let seen_old: Vec<i64> = seen.iter().copied().filter(|id| before.contains(id)).collect();
+    let seen_old: Vec<i64> = seen
+        .iter()
+        .copied()
+        .filter(|id| before.contains(id))
+        .collect();
     assert_eq!(seen_old, before, "every pre-existing row once, in order");
 }
 
@@ -168,9 +195,22 @@ async fn foreign_malformed_and_tampered_cursors_are_rejected() {
     invalid(items.list().before(&cursor, 10).await);
     let owner1 = items.list_by(Item::BY_GRP).filter(Item::OWNER, 1).unwrap();
     let owned_cursor = owner1.first(3).await.unwrap().end_cursor.unwrap();
-    invalid(items.list_by(Item::BY_GRP).filter(Item::OWNER, 2).unwrap().after(&owned_cursor, 3).await);
+    invalid(
+        items
+            .list_by(Item::BY_GRP)
+            .filter(Item::OWNER, 2)
+            .unwrap()
+            .after(&owned_cursor, 3)
+            .await,
+    );
     invalid(by_grp.after(&owned_cursor, 3).await);
-    invalid(items.list_by(Item::BY_GRP).secret(b"s3cret".to_vec()).after(&cursor, 10).await);
+    invalid(
+        items
+            .list_by(Item::BY_GRP)
+            .secret(b"s3cret".to_vec())
+            .after(&cursor, 10)
+            .await,
+    );
 
     // Malformed.
     for text in ["", "not a cursor", "%%%", "AAAA", &"A".repeat(400)] {
@@ -203,9 +243,18 @@ async fn page_sizes_are_bounded_and_flags_are_right() {
     assert_eq!(last.items.len(), 10);
     assert!(!last.has_next && last.has_previous);
     let everything = items.list().first(25).await.unwrap();
-    assert!(!everything.has_next, "exactly 25 rows: no next page, found without a count");
+    assert!(
+        !everything.has_next,
+        "exactly 25 rows: no next page, found without a count"
+    );
     assert_eq!(&everything.items[15..], &last.items[..]);
-    let empty = items.list().filter(Item::OWNER, 99).unwrap().first(5).await.unwrap();
+    let empty = items
+        .list()
+        .filter(Item::OWNER, 99)
+        .unwrap()
+        .first(5)
+        .await
+        .unwrap();
     assert!(empty.items.is_empty() && !empty.has_next && empty.end_cursor.is_none());
 }
 
@@ -215,14 +264,24 @@ async fn the_advised_index_serves_deep_pages_and_verify_warns_without_it() {
     seed(&t.db, 20_000).await;
     let report = t.db.verify::<Item>().await.unwrap();
     assert!(
-        report.warnings.iter().any(|w| w.contains("grp Asc, score Desc, id Desc")),
+        report
+            .warnings
+            .iter()
+            .any(|w| w.contains("grp Asc, score Desc, id Desc")),
         "{:?}",
         report.warnings
     );
     let items = t.db.repo::<Item>();
-    for sort in [SortKey::default_for(), Item::BY_GRP, Item::BY_SCORE_DESC, Item::MIXED] {
+    for sort in [
+        SortKey::default_for(),
+        Item::BY_GRP,
+        Item::BY_SCORE_DESC,
+        Item::MIXED,
+    ] {
         let listing = items.list_by(sort);
-        t.db.batch_execute(&listing.index_advice().sql).await.unwrap();
+        t.db.batch_execute(&listing.index_advice().sql)
+            .await
+            .unwrap();
     }
     t.db.batch_execute("ANALYZE items").await.unwrap();
     let report = t.db.verify::<Item>().await.unwrap();
@@ -232,11 +291,23 @@ async fn the_advised_index_serves_deep_pages_and_verify_warns_without_it() {
         let listing = items.list_by(sort);
         let mut page = listing.first(50).await.unwrap();
         for _ in 0..3 {
-            page = listing.after(page.end_cursor.as_ref().unwrap(), 50).await.unwrap();
+            page = listing
+                .after(page.end_cursor.as_ref().unwrap(), 50)
+                .await
+                .unwrap();
         }
-        let plan = listing.explain_after(page.end_cursor.as_ref().unwrap(), 50).await.unwrap();
-        assert!(plan.contains("Index Scan") || plan.contains("Index Only Scan"), "{plan}");
-        assert!(!plan.contains("Seq Scan") && !plan.contains("Sort"), "{plan}");
+        let plan = listing
+            .explain_after(page.end_cursor.as_ref().unwrap(), 50)
+            .await
+            .unwrap();
+        assert!(
+            plan.contains("Index Scan") || plan.contains("Index Only Scan"),
+            "{plan}"
+        );
+        assert!(
+            !plan.contains("Seq Scan") && !plan.contains("Sort"),
+            "{plan}"
+        );
     }
 }
 
@@ -250,7 +321,10 @@ async fn export_streams_every_row_in_bounded_batches() {
     assert_eq!(batches.len(), 13);
     assert!(batches.iter().all(|b| b.len() <= 100));
     let ids: Vec<i64> = batches.iter().flatten().map(|i| i.id).collect();
-    assert_eq!(ids, reference(&t.db, "grp ASC, score DESC, id DESC", None).await);
+    assert_eq!(
+        ids,
+        reference(&t.db, "grp ASC, score DESC, id DESC", None).await
+    );
     let all: Vec<Item> = listing.export(333).try_collect().await.unwrap();
     assert_eq!(all.into_iter().map(|i| i.id).collect::<Vec<_>>(), ids);
 }
