@@ -1,0 +1,449 @@
+//! The `#[pgrepo(...)]` attributes: their names, and reading them into plain values.
+//!
+//! This module owns the attribute grammar: which keys exist at which level, what value each
+//! takes, duplicates, and values that are malformed on their own (an empty table name, a
+//! `new_struct` that is not an identifier). Conflicts *between* attributes, and names that refer
+//! to fields, are checked later (`check.rs`, `sort_key.rs`), once the whole input is read.
+
+use std::fmt;
+
+use proc_macro2::Group;
+use quote::ToTokens;
+use syn::meta::ParseNestedMeta;
+use syn::{token, Attribute, Expr, Ident, LitStr, Path, Token};
+
+mod read;
+
+use self::read::{
+    flag, for_each_key, lit_str, non_empty, path_list, skip_value, unknown_key, Attr,
+};
+use crate::case::{RenameRule, RULES};
+use crate::ctxt::Ctxt;
+use crate::names::{did_you_mean, is_identifier, quoted_list};
+
+/// The name of one attribute key, comparable with the paths `syn` parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Symbol(pub(crate) &'static str);
+
+/// The helper attribute of both derives: `#[pgrepo(...)]`.
+pub(crate) const PGREPO: Symbol = Symbol("pgrepo");
+/// Container: the table name (required).
+pub(crate) const TABLE: Symbol = Symbol("table");
+/// Container: the schema the table lives in.
+pub(crate) const SCHEMA: Symbol = Symbol("schema");
+/// Container: the name of the generated insert struct.
+pub(crate) const NEW_STRUCT: Symbol = Symbol("new_struct");
+/// Container: the derives put on the generated insert struct.
+pub(crate) const NEW_DERIVE: Symbol = Symbol("new_derive");
+/// Container and `listing(...)`: a sort key, as comma-separated field names.
+pub(crate) const ORDER_BY: Symbol = Symbol("order_by");
+/// Container: a named sort key, `listing(name = "...", order_by = "...")`.
+pub(crate) const LISTING: Symbol = Symbol("listing");
+/// `listing(...)`: the listing's name.
+pub(crate) const NAME: Symbol = Symbol("name");
+/// Field: the primary key.
+pub(crate) const ID: Symbol = Symbol("id");
+/// Field: filled by the database, read back with `RETURNING`.
+pub(crate) const GENERATED: Symbol = Symbol("generated");
+/// Field: the column name, when it differs from the field name.
+pub(crate) const COLUMN: Symbol = Symbol("column");
+/// Field: declare a typed lookup by this column.
+pub(crate) const LOOKUP: Symbol = Symbol("lookup");
+/// Field: a unique column (a lookup, and the upsert conflict target).
+pub(crate) const UNIQUE: Symbol = Symbol("unique");
+/// Field: a foreign key to another entity's primary key.
+pub(crate) const BELONGS_TO: Symbol = Symbol("belongs_to");
+/// Field: the name of the `belongs_to` relation's constant.
+pub(crate) const RELATION: Symbol = Symbol("relation");
+/// `TextEnum` container: how variant names become text.
+pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
+/// `TextEnum` variant: the variant's text.
+pub(crate) const RENAME: Symbol = Symbol("rename");
+
+/// The keys of `#[pgrepo(...)]` on a `#[derive(Entity)]` struct.
+pub(crate) const ENTITY_KEYS: &[Symbol] =
+    &[TABLE, SCHEMA, NEW_STRUCT, NEW_DERIVE, ORDER_BY, LISTING];
+/// The keys of `#[pgrepo(...)]` on a field of a `#[derive(Entity)]` struct.
+pub(crate) const FIELD_KEYS: &[Symbol] =
+    &[ID, GENERATED, COLUMN, LOOKUP, UNIQUE, BELONGS_TO, RELATION];
+/// The keys inside `listing(...)`.
+pub(crate) const LISTING_KEYS: &[Symbol] = &[NAME, ORDER_BY];
+/// The keys of `#[pgrepo(...)]` on a `#[derive(TextEnum)]` enum.
+pub(crate) const ENUM_KEYS: &[Symbol] = &[RENAME_ALL];
+/// The keys of `#[pgrepo(...)]` on a variant of a `#[derive(TextEnum)]` enum.
+pub(crate) const VARIANT_KEYS: &[Symbol] = &[RENAME];
+
+impl PartialEq<Symbol> for Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl PartialEq<Symbol> for &Path {
+    fn eq(&self, word: &Symbol) -> bool {
+        self.is_ident(word.0)
+    }
+}
+
+impl fmt::Display for Symbol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// The attributes of a `#[derive(Entity)]` struct.
+pub(crate) struct Entity {
+    /// `table = "users"`.
+    pub(crate) table: Option<LitStr>,
+    /// Whether `table` was written, even with a malformed value (then reported already).
+    pub(crate) table_written: bool,
+    /// `schema = "app"`.
+    pub(crate) schema: Option<LitStr>,
+    /// `new_struct = "NewUser"`, already checked to be an identifier.
+    pub(crate) new_struct: Option<Ident>,
+    /// `new_derive(Debug, Clone)`.
+    pub(crate) new_derive: Vec<Path>,
+    /// `order_by = "created_at desc, name"`.
+    pub(crate) order_by: Option<LitStr>,
+    /// Every complete `listing(name = "...", order_by = "...")`, in order.
+    pub(crate) listings: Vec<Listing>,
+}
+
+/// One `listing(name = "...", order_by = "...")`.
+pub(crate) struct Listing {
+    /// The listing's name, already checked to be an identifier.
+    pub(crate) name: LitStr,
+    /// Its sort key.
+    pub(crate) order_by: LitStr,
+}
+
+/// The attributes of one field of a `#[derive(Entity)]` struct. Flags keep the key's path, so
+/// that errors about them point at the key.
+#[derive(Default)]
+pub(crate) struct Field {
+    /// `id`.
+    pub(crate) id: Option<Path>,
+    /// `generated`.
+    pub(crate) generated: Option<Path>,
+    /// `lookup`.
+    pub(crate) lookup: Option<Path>,
+    /// `unique`.
+    pub(crate) unique: Option<Path>,
+    /// `column = "db_name"`.
+    pub(crate) column: Option<LitStr>,
+    /// `belongs_to = Team`: the key's path and the parent entity's path.
+    pub(crate) belongs_to: Option<(Path, Path)>,
+    /// `relation = "owner"`, already checked to be an identifier.
+    pub(crate) relation: Option<LitStr>,
+}
+
+/// The attributes of a `#[derive(TextEnum)]` enum.
+pub(crate) struct TextEnum {
+    /// `rename_all = "snake_case"`, with the rule it names.
+    pub(crate) rename_all: Option<(RenameRule, LitStr)>,
+}
+
+/// The attributes of one variant of a `#[derive(TextEnum)]` enum.
+pub(crate) struct Variant {
+    /// `rename = "text"`.
+    pub(crate) rename: Option<LitStr>,
+}
+
+impl Entity {
+    /// Reads the `#[pgrepo(...)]` attributes of an entity struct.
+    pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut table = Attr::none(cx, TABLE);
+        let mut schema = Attr::none(cx, SCHEMA);
+        let mut new_struct = Attr::none(cx, NEW_STRUCT);
+        let mut new_derive = Attr::none(cx, NEW_DERIVE);
+        let mut order_by = Attr::none(cx, ORDER_BY);
+        let mut listings = Vec::new();
+
+        for_each_key(cx, attrs, |meta| {
+            if meta.path == TABLE {
+                table.written();
+                if let Some(lit) = lit_str(cx, meta, r#"table = "users""#)? {
+                    non_empty(cx, TABLE, &lit, r#"table = "users""#);
+                    table.set(&meta.path, lit);
+                }
+            } else if meta.path == SCHEMA {
+                if let Some(lit) = lit_str(cx, meta, r#"schema = "app""#)? {
+                    non_empty(cx, SCHEMA, &lit, r#"schema = "app""#);
+                    schema.set(&meta.path, lit);
+                }
+            } else if meta.path == NEW_STRUCT {
+                if let Some(lit) = lit_str(cx, meta, r#"new_struct = "NewUser""#)? {
+                    match lit.parse::<Ident>() {
+                        Ok(ident) => new_struct.set(&meta.path, ident),
+                        Err(_) => cx.error_with_help(
+                            &lit,
+                            format!(
+                                "`new_struct` must name a struct, and `{}` is not a Rust identifier",
+                                lit.value()
+                            ),
+                            r#"write a type name, e.g. `new_struct = "NewUser"`"#,
+                        ),
+                    }
+                }
+            } else if meta.path == NEW_DERIVE {
+                if let Some(paths) = path_list(cx, meta, "new_derive(Debug, Clone)")? {
+                    new_derive.set(&meta.path, paths);
+                }
+            } else if meta.path == ORDER_BY {
+                if let Some(lit) = lit_str(cx, meta, r#"order_by = "created_at desc, name""#)? {
+                    order_by.set(&meta.path, lit);
+                }
+            } else if meta.path == LISTING {
+                if let Some(listing) = listing(cx, meta)? {
+                    listings.push(listing);
+                }
+            } else {
+                let suggestion =
+                    unknown_key(cx, meta, "struct", ENTITY_KEYS, &[(FIELD_KEYS, "field")])?;
+                if suggestion == Some(TABLE.0) {
+                    // `tabel = "users"` is reported as a typo; not also as a missing table.
+                    table.written();
+                }
+            }
+            Ok(())
+        });
+
+        Self {
+            table_written: table.written,
+            table: table.get(),
+            schema: schema.get(),
+            new_struct: new_struct.get(),
+            new_derive: new_derive.get().unwrap_or_default(),
+            order_by: order_by.get(),
+            listings,
+        }
+    }
+}
+
+/// Reads `listing(name = "...", order_by = "...")`; `None` when it is incomplete (reported).
+fn listing(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Listing>> {
+    const EXAMPLE: &str = r#"listing(name = "recent", order_by = "created_at desc")"#;
+    if !meta.input.peek(token::Paren) {
+        cx.error_with_help(
+            &meta.path,
+            "`listing` takes a name and a sort key in parentheses",
+            format!("write `{EXAMPLE}`"),
+        );
+        return skip_value(meta).map(|()| None);
+    }
+    let mut name = Attr::none(cx, NAME);
+    let mut order_by = Attr::none(cx, ORDER_BY);
+    let is_empty = meta
+        .input
+        .fork()
+        .parse::<Group>()
+        .is_ok_and(|group| group.stream().is_empty());
+    if is_empty {
+        // `listing()`: `syn` rejects empty nested lists; report what is missing instead.
+        meta.input.parse::<Group>()?;
+    } else {
+        meta.parse_nested_meta(|inner| listing_key(cx, &inner, &mut name, &mut order_by))?;
+    }
+    let missing = match (name.written, order_by.written) {
+        (true, true) => None,
+        (false, false) => Some("a `name` and an `order_by`"),
+        (false, true) => Some("a `name`"),
+        (true, false) => Some("an `order_by`"),
+    };
+    match (name.get(), order_by.get()) {
+        (Some(name), Some(order_by)) => Ok(Some(Listing { name, order_by })),
+        // A malformed `name` or `order_by` is reported already.
+        _ => {
+            let Some(missing) = missing else {
+                return Ok(None);
+            };
+            cx.error_with_help(
+                &meta.path,
+                format!("`listing` needs {missing}"),
+                format!("write `{EXAMPLE}`"),
+            );
+            Ok(None)
+        }
+    }
+}
+
+/// Reads one key inside `listing(...)`.
+fn listing_key(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    name: &mut Attr<'_, LitStr>,
+    order_by: &mut Attr<'_, LitStr>,
+) -> syn::Result<()> {
+    if meta.path == NAME {
+        name.written();
+        let Some(lit) = lit_str(cx, meta, r#"name = "recent""#)? else {
+            return Ok(());
+        };
+        if is_identifier(&lit.value()) {
+            name.set(&meta.path, lit);
+        } else {
+            cx.error_with_help(
+                &lit,
+                format!(
+                    "listing name `{}` is not a Rust identifier; it names the listing's constant",
+                    lit.value()
+                ),
+                r#"name the listing like a function, e.g. `name = "recent"`"#,
+            );
+        }
+    } else if meta.path == ORDER_BY {
+        order_by.written();
+        if let Some(lit) = lit_str(cx, meta, r#"order_by = "created_at desc""#)? {
+            order_by.set(&meta.path, lit);
+        }
+    } else {
+        unknown_key(cx, meta, "listing", LISTING_KEYS, &[])?;
+    }
+    Ok(())
+}
+
+impl Field {
+    /// Reads the `#[pgrepo(...)]` attributes of one entity field.
+    pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut id = Attr::none(cx, ID);
+        let mut generated = Attr::none(cx, GENERATED);
+        let mut lookup = Attr::none(cx, LOOKUP);
+        let mut unique = Attr::none(cx, UNIQUE);
+        let mut column = Attr::none(cx, COLUMN);
+        let mut belongs_to = Attr::none(cx, BELONGS_TO);
+        let mut relation = Attr::none(cx, RELATION);
+
+        for_each_key(cx, attrs, |meta| {
+            if meta.path == ID {
+                flag(cx, meta, &mut id)?;
+            } else if meta.path == GENERATED {
+                flag(cx, meta, &mut generated)?;
+            } else if meta.path == LOOKUP {
+                flag(cx, meta, &mut lookup)?;
+            } else if meta.path == UNIQUE {
+                flag(cx, meta, &mut unique)?;
+            } else if meta.path == COLUMN {
+                if let Some(lit) = lit_str(cx, meta, r#"column = "db_name""#)? {
+                    non_empty(cx, COLUMN, &lit, r#"column = "db_name""#);
+                    column.set(&meta.path, lit);
+                }
+            } else if meta.path == BELONGS_TO {
+                if let Some(parent) = parent_path(cx, meta)? {
+                    belongs_to.set(&meta.path, (meta.path.clone(), parent));
+                }
+            } else if meta.path == RELATION {
+                if let Some(lit) = lit_str(cx, meta, r#"relation = "owner""#)? {
+                    if is_identifier(&lit.value()) {
+                        relation.set(&meta.path, lit);
+                    } else {
+                        cx.error_with_help(
+                            &lit,
+                            format!(
+                                "relation name `{}` is not a Rust identifier; it names the relation's constant",
+                                lit.value()
+                            ),
+                            r#"name the relation like a field, e.g. `relation = "owner"`"#,
+                        );
+                    }
+                }
+            } else {
+                unknown_key(cx, meta, "field", FIELD_KEYS, &[(ENTITY_KEYS, "struct")])?;
+            }
+            Ok(())
+        });
+
+        Self {
+            id: id.get(),
+            generated: generated.get(),
+            lookup: lookup.get(),
+            unique: unique.get(),
+            column: column.get(),
+            belongs_to: belongs_to.get(),
+            relation: relation.get(),
+        }
+    }
+}
+
+/// Reads the parent of `belongs_to = Team`: a path, not a string.
+fn parent_path(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Path>> {
+    const HELP: &str = "write the parent entity's type, e.g. `belongs_to = Team`";
+    if !meta.input.peek(Token![=]) {
+        cx.error_with_help(&meta.path, "`belongs_to` needs the parent entity", HELP);
+        return skip_value(meta).map(|()| None);
+    }
+    let value = meta.value()?;
+    if value.peek(LitStr) {
+        let lit: LitStr = value.parse()?;
+        let help = match lit.parse::<Path>() {
+            Ok(path) => format!("write `belongs_to = {}`", path.to_token_stream()),
+            Err(_) => HELP.to_owned(),
+        };
+        cx.error_with_help(&lit, "`belongs_to` takes a type path, not a string", help);
+        return Ok(None);
+    }
+    let expr: Expr = value.parse()?;
+    match expr {
+        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => Ok(Some(path.path)),
+        other => {
+            cx.error_with_help(
+                &other,
+                "`belongs_to` takes the path of an entity type",
+                HELP,
+            );
+            Ok(None)
+        }
+    }
+}
+
+impl TextEnum {
+    /// Reads the `#[pgrepo(...)]` attributes of a text enum.
+    pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut rename_all = Attr::none(cx, RENAME_ALL);
+        for_each_key(cx, attrs, |meta| {
+            if meta.path == RENAME_ALL {
+                if let Some(lit) = lit_str(cx, meta, r#"rename_all = "snake_case""#)? {
+                    match RenameRule::from_name(&lit.value()) {
+                        Some(rule) => rename_all.set(&meta.path, (rule, lit)),
+                        None => {
+                            let valid = quoted_list(RULES.iter().map(|(name, _)| *name));
+                            let mut message =
+                                format!("unknown `rename_all` rule `{}`", lit.value());
+                            if let Some(close) =
+                                did_you_mean(&lit.value(), RULES.iter().map(|(name, _)| *name))
+                            {
+                                message.push_str(&format!("; did you mean `{close}`?"));
+                            }
+                            cx.error_with_help(&lit, message, format!("the rules are {valid}"));
+                        }
+                    }
+                }
+            } else {
+                unknown_key(cx, meta, "enum", ENUM_KEYS, &[(VARIANT_KEYS, "variant")])?;
+            }
+            Ok(())
+        });
+        Self {
+            rename_all: rename_all.get(),
+        }
+    }
+}
+
+impl Variant {
+    /// Reads the `#[pgrepo(...)]` attributes of one text enum variant.
+    pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute]) -> Self {
+        let mut rename = Attr::none(cx, RENAME);
+        for_each_key(cx, attrs, |meta| {
+            if meta.path == RENAME {
+                if let Some(lit) = lit_str(cx, meta, r#"rename = "in_progress""#)? {
+                    rename.set(&meta.path, lit);
+                }
+            } else {
+                unknown_key(cx, meta, "variant", VARIANT_KEYS, &[(ENUM_KEYS, "enum")])?;
+            }
+            Ok(())
+        });
+        Self {
+            rename: rename.get(),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! The associated constants of `#[derive(Entity)]`: typed lookups, `belongs_to` relations and
+//! listing sort keys, plus the compile-time check that a foreign key has its parent's key type.
+
+use proc_macro2::{Literal, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use super::entity::sort_columns;
+use crate::ast::Entity;
+use crate::names::{const_ident, tokens_to_source};
+
+/// `impl User { pub const EMAIL: ...; pub const TEAM: ...; pub const BY_NAME: ...; }`, or
+/// nothing when there is no constant to generate.
+pub(super) fn inherent_consts(entity: &Entity<'_>) -> syn::Result<TokenStream> {
+    let ident = entity.ident;
+    let vis = entity.vis;
+    let table = qualified_table(entity);
+    let mut consts = Vec::new();
+
+    for (index, field) in entity.fields.iter().enumerate() {
+        if !field.is_lookup() {
+            continue;
+        }
+        let name = const_ident(field.lookup_const_name(), field.ident.span())?;
+        let ty = field.ty;
+        let column = Literal::usize_unsuffixed(index);
+        let doc = format!(" Typed lookup by `{table}.{}`.", field.column);
+        let key = quote_spanned!(ty.span()=> <#ty as ::pgrepo::SqlType>::NonNull);
+        consts.push(quote! {
+            #[doc = #doc]
+            #vis const #name: ::pgrepo::Lookup<#ident, #key> = ::pgrepo::Lookup::__new(#column);
+        });
+    }
+
+    for (index, field) in entity.fields.iter().enumerate() {
+        let (Some(relation), Some((_, parent))) =
+            (field.relation_const_name(), &field.attrs.belongs_to)
+        else {
+            continue;
+        };
+        let span = match &field.attrs.relation {
+            Some(lit) => lit.span(),
+            None => field.ident.span(),
+        };
+        let name = const_ident(&relation, span)?;
+        let column = Literal::usize_unsuffixed(index);
+        let doc = format!(
+            " The `{table}.{} -> {}` relation.",
+            field.column,
+            tokens_to_source(parent)
+        );
+        consts.push(quote! {
+            #[doc = #doc]
+            #vis const #name: ::pgrepo::BelongsTo<#ident, #parent> = ::pgrepo::BelongsTo::__new(#column);
+        });
+    }
+
+    let primary_key = entity.primary_key();
+    for listing in &entity.listings {
+        let listing_name = listing.name.value();
+        let name = const_ident(&listing_name, listing.name.span())?;
+        let described: Vec<String> = listing
+            .columns
+            .iter()
+            .filter_map(|column| {
+                let field = entity.fields.get(column.field)?;
+                Some(format!("{} {}", field.name, column.direction.as_str()))
+            })
+            .collect();
+        let tiebreaker = if listing.columns.iter().any(|c| Some(c.field) == primary_key) {
+            ""
+        } else {
+            " (the primary key is the tiebreaker)"
+        };
+        let doc = format!(
+            " Listing sort key `{listing_name}`: {}{tiebreaker}.",
+            described.join(", ")
+        );
+        let columns = sort_columns(&listing.columns);
+        consts.push(quote! {
+            #[doc = #doc]
+            #vis const #name: ::pgrepo::SortKey<#ident> = ::pgrepo::SortKey::__new(#listing_name, #columns);
+        });
+    }
+
+    if consts.is_empty() {
+        return Ok(TokenStream::new());
+    }
+    Ok(quote! {
+        #[automatically_derived]
+        impl #ident {
+            #(#consts)*
+        }
+    })
+}
+
+/// For every `belongs_to`: the foreign key's type (without `Option`) must be the parent's
+/// `Id`. Spanned at the parent's path, where a mismatch is then reported.
+pub(super) fn foreign_key_checks(entity: &Entity<'_>) -> TokenStream {
+    entity
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let (_, parent) = field.attrs.belongs_to.as_ref()?;
+            let ty = field.ty;
+            Some(quote_spanned! {parent.span()=>
+                const _: fn() = || {
+                    ::pgrepo::__private::assert_foreign_key_type::<
+                        <#ty as ::pgrepo::SqlType>::NonNull,
+                        <#parent as ::pgrepo::Entity>::Id,
+                    >();
+                };
+            })
+        })
+        .collect()
+}
+
+/// `users`, or `app.users` when a schema is declared: how doc comments name the table.
+fn qualified_table(entity: &Entity<'_>) -> String {
+    let table = entity
+        .attrs
+        .table
+        .as_ref()
+        .map(|table| table.value())
+        .unwrap_or_default();
+    match &entity.attrs.schema {
+        Some(schema) => format!("{}.{table}", schema.value()),
+        None => table,
+    }
+}

@@ -1,0 +1,241 @@
+//! `#[derive(Entity)]`: the `Entity` and `FromRow` impls, and the assembly of every generated
+//! part. The SQL itself is built by the runtime from `Entity::columns()`, so this stays small.
+
+use proc_macro2::{Literal, Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::DeriveInput;
+
+use super::{consts, insert};
+use crate::ast::{Entity, Field};
+use crate::check;
+use crate::ctxt::Ctxt;
+use crate::names::tokens_to_source;
+use crate::sort_key::{Direction, SortColumn};
+
+/// Everything `#[derive(Entity)]` generates for `input`, or every mistake in it.
+pub(super) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let cx = Ctxt::new();
+    let entity = Entity::from_ast(&cx, input);
+    if let Some(entity) = &entity {
+        check::check_entity(&cx, entity);
+    }
+    cx.check()?;
+    let entity = entity.ok_or_else(|| {
+        // Unreachable: `from_ast` reports why it gives `None`. Kept as an error, not a panic.
+        syn::Error::new(
+            Span::call_site(),
+            "`#[derive(Entity)]` could not read this item",
+        )
+    })?;
+    let primary_key = PrimaryKey::of(&entity)?;
+
+    let new_struct = insert::new_struct(&entity);
+    let entity_impl = entity_impl(&entity, &primary_key)?;
+    let from_row_impl = from_row_impl(&entity);
+    let insertable_impl = insert::insertable_impl(&entity);
+    let upsertable_impl = insert::upsertable_impl(&entity, primary_key.index);
+    let inherent_consts = consts::inherent_consts(&entity)?;
+    let foreign_key_checks = consts::foreign_key_checks(&entity);
+
+    Ok(quote! {
+        #new_struct
+        const _: () = {
+            #entity_impl
+            #from_row_impl
+            #insertable_impl
+            #upsertable_impl
+            #inherent_consts
+            #foreign_key_checks
+        };
+    })
+}
+
+/// The primary key field and its index.
+pub(super) struct PrimaryKey<'f, 'a> {
+    pub(super) index: usize,
+    pub(super) field: &'f Field<'a>,
+}
+
+impl<'f, 'a> PrimaryKey<'f, 'a> {
+    fn of(entity: &'f Entity<'a>) -> syn::Result<Self> {
+        let index = entity.primary_key();
+        match index.and_then(|index| entity.fields.get(index).map(|field| (index, field))) {
+            Some((index, field)) => Ok(Self { index, field }),
+            // Unreachable after `check_entity`, which reports a missing `id`.
+            None => Err(syn::Error::new_spanned(
+                entity.ident,
+                "`#[derive(Entity)]` needs a `#[pgrepo(id)]` field",
+            )),
+        }
+    }
+}
+
+/// `impl ::pgrepo::Entity for User`.
+fn entity_impl(entity: &Entity<'_>, primary_key: &PrimaryKey<'_, '_>) -> syn::Result<TokenStream> {
+    let ident = entity.ident;
+    let new_struct = entity.new_struct();
+    let id_ty = primary_key.field.ty;
+    let id_ident = primary_key.field.ident;
+    let pk_index = Literal::usize_unsuffixed(primary_key.index);
+    let table = entity.attrs.table.as_ref().ok_or_else(|| {
+        // Unreachable: a missing table is reported while reading the attributes.
+        syn::Error::new_spanned(
+            ident,
+            "`#[derive(Entity)]` needs `#[pgrepo(table = \"...\")]`",
+        )
+    })?;
+    let schema = match &entity.attrs.schema {
+        Some(schema) => quote!(::core::option::Option::Some(#schema)),
+        None => quote!(::core::option::Option::None),
+    };
+    let column_count = Literal::usize_unsuffixed(entity.fields.len());
+    let column_defs = entity
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(index, field)| column_def(field, index == primary_key.index));
+    let default_order = sort_columns(&entity.default_order);
+    let listings = entity.listings.iter().map(|listing| {
+        let name = listing.name.value();
+        let columns = sort_columns(&listing.columns);
+        quote!(::pgrepo::SortKey::__new(#name, #columns))
+    });
+    let param_arms = entity
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(index, field)| param_arm(index, field));
+
+    Ok(quote! {
+        #[automatically_derived]
+        impl ::pgrepo::Entity for #ident {
+            type Id = #id_ty;
+            type New = #new_struct;
+            const TABLE: &'static str = #table;
+            const SCHEMA: ::core::option::Option<&'static str> = #schema;
+
+            fn columns() -> &'static [::pgrepo::ColumnDef] {
+                static __COLUMNS: ::pgrepo::__private::LazyLock<[::pgrepo::ColumnDef; #column_count]> =
+                    ::pgrepo::__private::LazyLock::new(|| [#(#column_defs),*]);
+                &*__COLUMNS
+            }
+
+            fn primary_key() -> usize {
+                #pk_index
+            }
+
+            fn default_order() -> &'static [(usize, ::pgrepo::Direction)] {
+                #default_order
+            }
+
+            fn listings() -> &'static [::pgrepo::SortKey<Self>] {
+                const __LISTINGS: &[::pgrepo::SortKey<#ident>] = &[#(#listings),*];
+                __LISTINGS
+            }
+
+            fn id(&self) -> &#id_ty {
+                &self.#id_ident
+            }
+
+            fn param(&self, column: usize) -> &(dyn ::pgrepo::__private::ToSql + Sync) {
+                match column {
+                    #(#param_arms)*
+                    __other => ::pgrepo::__private::no_such_column(<Self as ::pgrepo::Entity>::TABLE, __other),
+                }
+            }
+
+            fn statements() -> &'static ::pgrepo::__private::EntityStatements {
+                static __STATEMENTS: ::pgrepo::__private::OnceLock<::pgrepo::__private::EntityStatements> =
+                    ::pgrepo::__private::OnceLock::new();
+                __STATEMENTS.get_or_init(::pgrepo::__private::EntityStatements::new::<#ident>)
+            }
+        }
+    })
+}
+
+/// `1 => &self.email,`: spanned at the field's type, where a type that is not `ToSql + Sync`
+/// is then reported.
+pub(super) fn param_arm(index: usize, field: &Field<'_>) -> TokenStream {
+    let index = Literal::usize_unsuffixed(index);
+    let ident = field.ident;
+    quote_spanned!(field.ty.span()=> #index => &self.#ident,)
+}
+
+/// One `::pgrepo::ColumnDef { ... }`. The type's trait items are spanned at the field's type,
+/// so an unsupported type is reported there.
+fn column_def(field: &Field<'_>, primary_key: bool) -> TokenStream {
+    let ty = field.ty;
+    let column = &field.column;
+    let name = &field.name;
+    let rust_type = tokens_to_source(ty);
+    let generated = field.attrs.generated.is_some();
+    let lookup = field.is_lookup();
+    let unique = field.attrs.unique.is_some();
+    let sql_type = quote_spanned!(ty.span()=> <#ty as ::pgrepo::SqlType>);
+    let from_sql = quote_spanned!(ty.span()=> <#ty as ::pgrepo::__private::FromSql<'static>>);
+    quote! {
+        ::pgrepo::ColumnDef {
+            name: #column,
+            field: #name,
+            rust_type: #rust_type,
+            pg_type: #sql_type::PG_TYPE,
+            array_type: #sql_type::ARRAY_TYPE,
+            nullable: #sql_type::NULLABLE,
+            primary_key: #primary_key,
+            generated: #generated,
+            lookup: #lookup,
+            unique: #unique,
+            accepts: #from_sql::accepts,
+        }
+    }
+}
+
+/// `&[(5, ::pgrepo::Direction::Desc), ...]`.
+pub(super) fn sort_columns(columns: &[SortColumn]) -> TokenStream {
+    let columns = columns.iter().map(|column| {
+        let index = Literal::usize_unsuffixed(column.field);
+        let direction = match column.direction {
+            Direction::Asc => quote!(::pgrepo::Direction::Asc),
+            Direction::Desc => quote!(::pgrepo::Direction::Desc),
+        };
+        quote!((#index, #direction))
+    });
+    quote!(&[#(#columns),*])
+}
+
+/// `impl ::pgrepo::FromRow for User`: every field decoded by position from `__offset`.
+fn from_row_impl(entity: &Entity<'_>) -> TokenStream {
+    let ident = entity.ident;
+    let column_count = Literal::usize_unsuffixed(entity.fields.len());
+    let fields = entity.fields.iter().enumerate().map(|(index, field)| {
+        let index = Literal::usize_unsuffixed(index);
+        let ident = field.ident;
+        // Spanned at the type, where a type that is not `FromSql` is then reported.
+        let get = quote_spanned! {field.ty.span()=>
+            ::pgrepo::__private::get(
+                __row,
+                __offset + #index,
+                <Self as ::pgrepo::Entity>::TABLE,
+                &__columns[#index],
+            )
+        };
+        quote!(#ident: #get?,)
+    });
+    quote! {
+        #[automatically_derived]
+        impl ::pgrepo::FromRow for #ident {
+            const COLUMN_COUNT: usize = #column_count;
+
+            fn from_row_at(
+                __row: &::pgrepo::__private::Row,
+                __offset: usize,
+            ) -> ::core::result::Result<Self, ::pgrepo::Error> {
+                let __columns = <Self as ::pgrepo::Entity>::columns();
+                ::core::result::Result::Ok(#ident {
+                    #(#fields)*
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,6 @@
+use pgrepo::TextEnum;
+
+#[derive(TextEnum)]
+enum Never {}
+
+fn main() {}

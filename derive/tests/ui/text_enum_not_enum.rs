@@ -1,0 +1,8 @@
+use pgrepo::TextEnum;
+
+#[derive(TextEnum)]
+struct Status {
+    active: bool,
+}
+
+fn main() {}

@@ -1,0 +1,7 @@
+use pgrepo::Entity;
+
+#[derive(Entity)]
+#[pgrepo(table = "users")]
+struct User;
+
+fn main() {}
