@@ -1,0 +1,200 @@
+//! `RESULTS.md`: the run's facts, the machine, crate versions, and per workload and size each
+//! implementation's median with its ratio to the floor.
+
+use super::{format_duration, Report, FLOOR};
+use crate::config::{QUICK_MEASUREMENT, QUICK_SAMPLES, QUICK_WARM_UP};
+use crate::meta::format_utc;
+use crate::workloads::{Workload, FLOOR_RUNTIME_GROUP};
+use std::fmt::Write;
+
+fn workload(group: &str) -> Option<Workload> {
+    Workload::ALL.into_iter().find(|w| w.name() == group)
+}
+
+fn cell(report: &Report, group: &str, function: &str, parameter: &str) -> String {
+    let Some(estimate) = report.estimate(group, function, parameter) else {
+        return "–".into();
+    };
+    let mut text = format_duration(estimate.median_ns);
+    if let Some(ratio) = report.ratio(group, function, parameter) {
+        let _ = write!(text, " (×{ratio:.2})");
+    }
+    if let Some(rate) = estimate.elements_per_second() {
+        let _ = write!(text, "<br>{:.0} /s", rate);
+    }
+    text
+}
+
+fn run_facts(report: &Report, out: &mut String) {
+    let Some(meta) = &report.meta else {
+        out.push_str("No run facts found (`pgrepo-bench-meta.json`): the bench did not record them.\n\n");
+        return;
+    };
+    let mode = if meta.quick {
+        format!(
+            "quick (`PGREPO_BENCH_QUICK=1`: {} ms warm-up, {} s measurement, {} samples per benchmark)",
+            QUICK_WARM_UP.as_millis(),
+            QUICK_MEASUREMENT.as_secs_f64(),
+            QUICK_SAMPLES
+        )
+    } else {
+        "full (criterion's defaults: 3 s warm-up, 5 s measurement, 100 samples)".into()
+    };
+    let took = match meta.finished {
+        Some(finished) => {
+            let seconds = finished.saturating_sub(meta.started);
+            format!("{} min {:02} s", seconds / 60, seconds % 60)
+        }
+        None => "unfinished (interrupted, or still running)".into(),
+    };
+    let _ = writeln!(out, "| run | |\n| --- | --- |");
+    let _ = writeln!(out, "| started | {} |", format_utc(meta.started));
+    let _ = writeln!(out, "| took | {took} (whole suite, setup and analysis included) |");
+    let _ = writeln!(out, "| mode | {mode} |");
+    let _ = writeln!(
+        out,
+        "| runtime of every async implementation | `{}` |",
+        meta.runtime
+    );
+    let _ = writeln!(out, "| PostgreSQL | {} |", meta.postgres_version);
+    out.push('\n');
+}
+
+fn machine_and_versions(report: &Report, out: &mut String) {
+    let machine = &report.machine;
+    let _ = writeln!(out, "| machine | |\n| --- | --- |");
+    let _ = writeln!(out, "| CPUs (`nproc`) | {} |", machine.cpus);
+    let _ = writeln!(out, "| CPU model | {} |", machine.cpu_model);
+    let _ = writeln!(out, "| memory | {} |", machine.memory);
+    out.push('\n');
+    let _ = writeln!(out, "| crate | version (workspace `Cargo.lock`) |\n| --- | --- |");
+    for (name, version) in &report.versions {
+        let _ = writeln!(out, "| `{name}` | {version} |");
+    }
+    if !report.versions.iter().any(|(name, _)| name == "pgrepo") {
+        out.push_str("| `pgrepo` | not a dependency of the benches yet |\n");
+    }
+    out.push('\n');
+}
+
+fn workload_tables(report: &Report, out: &mut String) {
+    let implementations = report.implementations();
+    let round_trip = report
+        .estimate(Workload::RoundTrip.name(), FLOOR, "1")
+        .map(|estimate| estimate.median_ns);
+    for group in report.groups() {
+        let present: Vec<&String> = implementations
+            .iter()
+            .filter(|name| {
+                report
+                    .estimates
+                    .get(&group)
+                    .is_some_and(|functions| functions.contains_key(*name))
+            })
+            .collect();
+        let known = workload(&group);
+        let with_round_trip = known.is_some_and(|w| w != Workload::RoundTrip)
+            && round_trip.is_some()
+            && report
+                .parameters(&group)
+                .iter()
+                .any(|p| p.parse().is_ok_and(|size| known.is_some_and(|w| w.is_single_row(size))));
+        let _ = writeln!(out, "### {group}\n");
+        let mut header = String::from("| size |");
+        let mut rule = String::from("| ---: |");
+        for name in &present {
+            let _ = write!(header, " `{name}` |");
+            rule.push_str(" ---: |");
+        }
+        if with_round_trip {
+            header.push_str(" round_trip (`SELECT 1`) |");
+            rule.push_str(" ---: |");
+        }
+        let _ = writeln!(out, "{header}\n{rule}");
+        for parameter in report.parameters(&group) {
+            let mut row = format!("| {parameter} |");
+            for name in &present {
+                let _ = write!(row, " {} |", cell(report, &group, name, &parameter));
+            }
+            if with_round_trip {
+                let single = parameter
+                    .parse()
+                    .is_ok_and(|size| known.is_some_and(|w| w.is_single_row(size)));
+                match round_trip.filter(|_| single) {
+                    Some(ns) => {
+                        let _ = write!(row, " {} |", format_duration(ns));
+                    }
+                    None => row.push_str(" |"),
+                }
+            }
+            let _ = writeln!(out, "{row}");
+        }
+        out.push('\n');
+    }
+}
+
+fn floor_runtime_table(report: &Report, out: &mut String) {
+    let Some(setups) = report.estimates.get(FLOOR_RUNTIME_GROUP) else {
+        return;
+    };
+    let (current, multi) = ("current_thread", "multi_thread");
+    let _ = writeln!(
+        out,
+        "## The floor's runtime setup\n\n\
+         tokio-postgres on a current-thread runtime (connection tasks on the benchmark's thread) \
+         and on a multi-thread runtime (connection tasks on the workers), same data \
+         (10,000 users). The faster setup is the suite's default for every async \
+         implementation.\n\n\
+         | benchmark | `{current}` | `{multi}` | multi / current |\n| --- | ---: | ---: | ---: |"
+    );
+    let mut names: Vec<&String> = setups.values().flat_map(|by| by.keys()).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let get = |setup: &str| report.estimate(FLOOR_RUNTIME_GROUP, setup, name);
+        let show = |setup: &str| {
+            get(setup).map_or("–".to_owned(), |e| {
+                let mut text = format_duration(e.median_ns);
+                if e.elements.is_some_and(|n| n > 1) {
+                    let _ = write!(text, "<br>{:.0} /s", e.elements_per_second().unwrap_or(0.0));
+                }
+                text
+            })
+        };
+        let ratio = match (get(current), get(multi)) {
+            (Some(c), Some(m)) => format!("{:.2}", m.median_ns / c.median_ns),
+            _ => "–".into(),
+        };
+        let _ = writeln!(out, "| {name} | {} | {} | {ratio} |", show(current), show(multi));
+    }
+    out.push('\n');
+}
+
+/// The whole `RESULTS.md`.
+pub fn results_markdown(report: &Report) -> String {
+    let mut out = String::from(
+        "# pgrepo benchmark results\n\n\
+         Written by `cargo run -p pgrepo-benches --release --bin report` from criterion's \
+         estimates; do not edit by hand. How the suite works: [README.md](README.md).\n\n",
+    );
+    let _ = writeln!(
+        out,
+        "Generated {} from `{}`.\n",
+        format_utc(report.generated),
+        report.criterion_dir.display()
+    );
+    run_facts(report, &mut out);
+    machine_and_versions(report, &mut out);
+    out.push_str(
+        "## Results\n\n\
+         Each cell: criterion's median time per iteration and, in parentheses, its ratio to \
+         `tokio_postgres` (the hand-written floor; lower is better, ×1.00 is the floor). \
+         Throughput workloads also show elements per second. `round_trip` (a prepared \
+         `SELECT 1` on the floor's connection, the physical limit) is shown beside the \
+         single-row rows. The machine is shared and noisy: compare ratios within one run. \
+         Chart of the ratios: [ratios.svg](ratios.svg).\n\n",
+    );
+    workload_tables(report, &mut out);
+    floor_runtime_table(report, &mut out);
+    out
+}

@@ -1,0 +1,530 @@
+//! The criterion groups: one per workload, one function id per implementation, the size as the
+//! parameter, so criterion writes `<workload>/<implementation>/<size>/new/estimates.json`.
+//!
+//! For each (workload, size) the tables are seeded once, lazily, just before the first
+//! implementation that criterion actually runs (so `cargo bench -- get_by_id` seeds nothing
+//! else); every implementation then reads the same rows. Each implementation connects once per
+//! (workload, size), outside timing, and its result is checked once before it is measured. The
+//! timed loop runs inside one `block_on` per criterion sample (`iter_custom`), on the run's
+//! shared runtime. The insert workload empties `users` after every sample, outside timing, so
+//! the table never grows past one sample's rows.
+
+use crate::impls::tokio_postgres_impl::TokioPostgres;
+use crate::impls::{for_each_implementation, Implementation, ImplementationVisitor};
+use crate::meta::{criterion_dir, unix_now, RunMeta};
+use crate::model::{self, HairColors, NewUser};
+use crate::runtime::RuntimeSetup;
+use crate::schema::{Dataset, Seeder};
+use crate::server::{start_database, Database};
+use crate::Result;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, BenchmarkId, Bencher, Criterion, Throughput};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+/// Sizes of `trivial_query` (users loaded).
+pub const TRIVIAL_QUERY_SIZES: &[usize] = &[1, 100, 10_000];
+/// Sizes of `medium_complex_query` (users seeded; half of them match).
+pub const MEDIUM_COMPLEX_QUERY_SIZES: &[usize] = &[1, 100, 10_000];
+/// Sizes of `insert` (users per statement).
+pub const INSERT_SIZES: &[usize] = &[1, 100];
+/// Users seeded for `get_by_id` and `concurrent_get_by_id`; ids rotate over all of them.
+pub const GET_BY_ID_USERS: usize = 10_000;
+/// Concurrent gets per `concurrent_get_by_id` iteration.
+pub const CONCURRENT_TASKS: usize = 64;
+/// Connections in each implementation's pool for `concurrent_get_by_id`.
+pub const POOL_CONNECTIONS: usize = 8;
+/// Criterion group comparing the floor's runtime setups.
+pub const FLOOR_RUNTIME_GROUP: &str = "floor_runtime";
+
+/// A workload of the suite (a criterion group).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Load all users.
+    TrivialQuery,
+    /// Users LEFT JOIN posts, filtered by hair colour.
+    MediumComplexQuery,
+    /// Insert users with one statement.
+    Insert,
+    /// Users → posts → comments, three queries, grouped.
+    LoadingAssociations,
+    /// One user by primary key.
+    GetById,
+    /// 64 concurrent gets over 8 connections (throughput).
+    ConcurrentGetById,
+    /// `SELECT 1` on the floor's connection: the physical limit.
+    RoundTrip,
+}
+
+impl Workload {
+    /// Every workload, in the order the suite runs and reports them.
+    pub const ALL: [Workload; 7] = [
+        Workload::TrivialQuery,
+        Workload::MediumComplexQuery,
+        Workload::Insert,
+        Workload::LoadingAssociations,
+        Workload::GetById,
+        Workload::ConcurrentGetById,
+        Workload::RoundTrip,
+    ];
+
+    /// The criterion group name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::TrivialQuery => "trivial_query",
+            Workload::MediumComplexQuery => "medium_complex_query",
+            Workload::Insert => "insert",
+            Workload::LoadingAssociations => "loading_associations",
+            Workload::GetById => "get_by_id",
+            Workload::ConcurrentGetById => "concurrent_get_by_id",
+            Workload::RoundTrip => "round_trip",
+        }
+    }
+
+    /// The sizes it runs at (1 for workloads without a size).
+    pub fn sizes(self) -> &'static [usize] {
+        match self {
+            Workload::TrivialQuery => TRIVIAL_QUERY_SIZES,
+            Workload::MediumComplexQuery => MEDIUM_COMPLEX_QUERY_SIZES,
+            Workload::Insert => INSERT_SIZES,
+            _ => &[1],
+        }
+    }
+
+    /// Whether one iteration reads or writes a single row (RESULTS.md puts `round_trip` beside).
+    pub fn is_single_row(self, size: usize) -> bool {
+        match self {
+            Workload::TrivialQuery | Workload::MediumComplexQuery | Workload::Insert => size == 1,
+            Workload::GetById => true,
+            _ => false,
+        }
+    }
+
+    /// Elements per iteration for throughput workloads.
+    pub fn elements(self) -> Option<u64> {
+        (self == Workload::ConcurrentGetById).then_some(CONCURRENT_TASKS as u64)
+    }
+
+    /// What the tables hold while it runs (`diesel_bench`'s data rules; its medium complex query
+    /// seeds users only, so every user joins to no post).
+    pub fn dataset(self, size: usize) -> Dataset {
+        match self {
+            Workload::TrivialQuery => Dataset::Users {
+                count: size,
+                colors: HairColors::None,
+            },
+            Workload::MediumComplexQuery => Dataset::Users {
+                count: size,
+                colors: HairColors::Alternating,
+            },
+            Workload::Insert => Dataset::Empty,
+            Workload::LoadingAssociations => Dataset::Associations,
+            Workload::GetById | Workload::ConcurrentGetById | Workload::RoundTrip => {
+                Dataset::Users {
+                    count: GET_BY_ID_USERS,
+                    colors: HairColors::Alternating,
+                }
+            }
+        }
+    }
+}
+
+/// Ids `1..=count` followed by `1..=window`, so any `window` consecutive ids starting below
+/// `count` are one slice.
+fn id_cycle(count: usize, window: usize) -> Vec<i32> {
+    (1..=count as i32).chain(1..=window as i32).collect()
+}
+
+/// The run: one PostgreSQL, one shared runtime, one seeding connection.
+#[derive(Debug)]
+pub struct Suite {
+    // Field order is drop order: connections before the runtime that drives them.
+    seeder: Seeder,
+    database: Database,
+    runtime: Runtime,
+    seeded: Cell<Option<(Workload, usize)>>,
+    meta: RunMeta,
+}
+
+impl Suite {
+    /// Builds the runtime, gets the database ([`start_database`]), recreates the tables and
+    /// records the run's facts for the report.
+    ///
+    /// # Errors
+    /// When any of those fails.
+    pub fn start() -> Result<Suite> {
+        let setup = RuntimeSetup::from_env()?;
+        let runtime = setup.build()?;
+        let (database, seeder) = runtime.block_on(async {
+            let database = start_database().await?;
+            let seeder = Seeder::connect(database.url()).await?;
+            seeder.create_tables().await?;
+            Ok::<_, crate::BoxError>((database, seeder))
+        })?;
+        let meta = RunMeta {
+            postgres_version: runtime.block_on(seeder.server_version())?,
+            runtime: setup.name().to_owned(),
+            quick: crate::config::quick_mode(),
+            implementations: crate::impls::IMPLEMENTATION_NAMES
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect(),
+            started: unix_now(),
+            finished: None,
+        };
+        meta.write(&criterion_dir())?;
+        eprintln!(
+            "pgrepo-benches: {} on {} runtime, implementations {:?}",
+            meta.postgres_version, meta.runtime, meta.implementations
+        );
+        Ok(Suite {
+            seeder,
+            database,
+            runtime,
+            seeded: Cell::new(None),
+            meta,
+        })
+    }
+
+    /// Runs every group: the floor's runtime comparison, then each workload.
+    pub fn run(&self, criterion: &mut Criterion) {
+        self.floor_runtime(criterion);
+        for workload in Workload::ALL {
+            let mut group = criterion.benchmark_group(workload.name());
+            if let Some(elements) = workload.elements() {
+                group.throughput(Throughput::Elements(elements));
+            }
+            for &size in workload.sizes() {
+                if workload == Workload::RoundTrip {
+                    self.round_trip(&mut group);
+                } else {
+                    for_each_implementation(&mut Measure {
+                        suite: self,
+                        group: &mut group,
+                        workload,
+                        size,
+                    });
+                }
+            }
+            group.finish();
+        }
+    }
+
+    /// Records the end of the run for the report.
+    ///
+    /// # Errors
+    /// When the facts cannot be written.
+    pub fn finish(mut self) -> Result<()> {
+        self.meta.finished = Some(unix_now());
+        self.meta.write(&criterion_dir())
+    }
+
+    fn ensure_seeded(&self, workload: Workload, size: usize) {
+        if self.seeded.get() != Some((workload, size)) {
+            self.runtime
+                .block_on(self.seeder.seed(workload.dataset(size)))
+                .unwrap_or_else(|error| panic!("seeding {} {size}: {error}", workload.name()));
+            self.seeded.set(Some((workload, size)));
+        }
+    }
+
+    fn truncate(&self) {
+        self.runtime
+            .block_on(self.seeder.truncate())
+            .unwrap_or_else(|error| panic!("truncating: {error}"));
+    }
+
+    /// Seeds (if needed), connects `I` on the shared runtime and checks its result once.
+    fn prepare<I, S>(
+        &self,
+        workload: Workload,
+        size: usize,
+        connect: impl AsyncFnOnce(&str) -> Result<S>,
+        check: impl AsyncFnOnce(&mut S) -> Result<()>,
+    ) -> S
+    where
+        I: Implementation,
+    {
+        self.ensure_seeded(workload, size);
+        let what = format!("{} {} {size}", I::NAME, workload.name());
+        self.runtime
+            .block_on(async {
+                let mut state = connect(self.database.url()).await?;
+                check(&mut state).await?;
+                Ok::<_, crate::BoxError>(state)
+            })
+            .unwrap_or_else(|error| panic!("{what}: {error}"))
+    }
+
+    /// [`time_on`] the shared runtime.
+    fn time<S, T>(
+        &self,
+        iters: u64,
+        state: &mut S,
+        what: &str,
+        op: impl AsyncFnMut(&mut S, u64) -> Result<T>,
+    ) -> Duration {
+        time_on(&self.runtime, iters, state, what, op)
+    }
+
+    fn round_trip(&self, group: &mut BenchmarkGroup<'_, WallTime>) {
+        let mut floor: Option<TokioPostgres> = None;
+        group.bench_function(BenchmarkId::new(TokioPostgres::NAME, 1), |b| {
+            let floor = floor.get_or_insert_with(|| {
+                self.prepare::<TokioPostgres, _>(
+                    Workload::RoundTrip,
+                    1,
+                    TokioPostgres::connect,
+                    async |floor| check_eq(floor.select_one().await?, 1),
+                )
+            });
+            b.iter_custom(|iters| {
+                self.time(iters, floor, "round_trip", async |floor, _| {
+                    floor.select_one().await
+                })
+            });
+        });
+    }
+
+    /// The floor on both runtime setups, each with its connections on that runtime.
+    fn floor_runtime(&self, criterion: &mut Criterion) {
+        let mut group = criterion.benchmark_group(FLOOR_RUNTIME_GROUP);
+        let ids = id_cycle(GET_BY_ID_USERS, CONCURRENT_TASKS);
+        let n = GET_BY_ID_USERS as u64;
+        for setup in RuntimeSetup::ALL {
+            let runtime = setup.build().expect("building a tokio runtime");
+            // Declared after the runtime, so its connections are dropped first.
+            let mut floor: Option<Floor> = None;
+            let mut bench = FloorBench {
+                suite: self,
+                group: &mut group,
+                runtime: &runtime,
+                setup,
+                floor: &mut floor,
+            };
+            bench.run("round_trip", 1, async |(single, _), _| single.select_one().await);
+            bench.run("get_by_id", 1, async |(single, _), i| {
+                single.get_by_id(ids[(i % n) as usize]).await
+            });
+            bench.run("trivial_query_10000", 1, async |(single, _), _| {
+                single.trivial_query().await
+            });
+            bench.run(
+                "concurrent_get_by_id",
+                CONCURRENT_TASKS as u64,
+                async |(_, pool), i| {
+                    let from = (i * CONCURRENT_TASKS as u64 % n) as usize;
+                    TokioPostgres::concurrent_get_by_id(pool, &ids[from..from + CONCURRENT_TASKS])
+                        .await
+                },
+            );
+        }
+        group.finish();
+    }
+}
+
+/// The floor's single connection and its 8 clients, on one runtime.
+type Floor = (TokioPostgres, <TokioPostgres as Implementation>::Pool);
+
+/// Benchmarks of the floor on one runtime setup, in the `floor_runtime` group.
+struct FloorBench<'a, 'g, 'c> {
+    suite: &'a Suite,
+    group: &'g mut BenchmarkGroup<'c, WallTime>,
+    runtime: &'a Runtime,
+    setup: RuntimeSetup,
+    floor: &'a mut Option<Floor>,
+}
+
+impl FloorBench<'_, '_, '_> {
+    fn run<T>(
+        &mut self,
+        name: &str,
+        elements: u64,
+        mut op: impl AsyncFnMut(&mut Floor, u64) -> Result<T>,
+    ) {
+        let (suite, runtime, setup) = (self.suite, self.runtime, self.setup);
+        let floor = &mut *self.floor;
+        let what = format!("{FLOOR_RUNTIME_GROUP} {} {name}", setup.name());
+        self.group.throughput(Throughput::Elements(elements));
+        self.group
+            .bench_function(BenchmarkId::new(setup.name(), name), |b| {
+                let floor = floor.get_or_insert_with(|| {
+                    suite.ensure_seeded(Workload::GetById, 1);
+                    runtime
+                        .block_on(async {
+                            let url = suite.database.url();
+                            let single = TokioPostgres::connect(url).await?;
+                            let pool = TokioPostgres::connect_pool(url, POOL_CONNECTIONS).await?;
+                            Ok::<_, crate::BoxError>((single, pool))
+                        })
+                        .unwrap_or_else(|error| panic!("{what}: {error}"))
+                });
+                b.iter_custom(|iters| time_on(runtime, iters, floor, &what, &mut op));
+            });
+    }
+}
+
+/// Times `iters` calls of `op` inside one `block_on` on `runtime`; outputs are dropped inside
+/// the timing, as criterion's `iter` does.
+fn time_on<S, T>(
+    runtime: &Runtime,
+    iters: u64,
+    state: &mut S,
+    what: &str,
+    mut op: impl AsyncFnMut(&mut S, u64) -> Result<T>,
+) -> Duration {
+    runtime.block_on(async {
+        let start = Instant::now();
+        for i in 0..iters {
+            match op(state, i).await {
+                Ok(output) => drop(black_box(output)),
+                Err(error) => panic!("{what}: {error}"),
+            }
+        }
+        start.elapsed()
+    })
+}
+
+fn check_eq<T: PartialEq + std::fmt::Debug>(got: T, wanted: T) -> Result<()> {
+    if got == wanted {
+        Ok(())
+    } else {
+        Err(format!("got {got:?}, wanted {wanted:?}").into())
+    }
+}
+
+/// Measures each implementation it visits on one (workload, size).
+struct Measure<'s, 'g, 'c> {
+    suite: &'s Suite,
+    group: &'g mut BenchmarkGroup<'c, WallTime>,
+    workload: Workload,
+    size: usize,
+}
+
+impl ImplementationVisitor for Measure<'_, '_, '_> {
+    fn visit<I: Implementation>(&mut self) {
+        let (suite, workload, size) = (self.suite, self.workload, self.size);
+        let what = format!("{} {} {size}", I::NAME, workload.name());
+        let id = BenchmarkId::new(I::NAME, size);
+        match workload {
+            Workload::TrivialQuery => single::<I, _>(self, id, &what, async |imp, _| {
+                imp.trivial_query().await
+            }),
+            Workload::MediumComplexQuery => single::<I, _>(self, id, &what, async |imp, _| {
+                imp.medium_complex_query().await
+            }),
+            Workload::LoadingAssociations => single::<I, _>(self, id, &what, async |imp, _| {
+                imp.loading_associations().await
+            }),
+            Workload::GetById => {
+                let ids = id_cycle(GET_BY_ID_USERS, 0);
+                let mut offset = 0;
+                let mut imp: Option<I> = None;
+                self.group.bench_function(id, |b| {
+                    let imp = imp.get_or_insert_with(|| prepare_single::<I>(suite, workload, size));
+                    b.iter_custom(|iters| {
+                        let at = offset;
+                        offset += iters;
+                        suite.time(iters, imp, &what, async |imp, i| {
+                            imp.get_by_id(ids[((at + i) % ids.len() as u64) as usize])
+                                .await
+                        })
+                    });
+                });
+            }
+            Workload::Insert => {
+                let users = model::new_users(size, HairColors::Fixed("hair_color"));
+                let mut imp: Option<I> = None;
+                self.group.bench_function(id, |b| {
+                    let imp = imp.get_or_insert_with(|| {
+                        let imp = prepare_single::<I>(suite, workload, size);
+                        suite.truncate();
+                        imp
+                    });
+                    b.iter_custom(|iters| {
+                        let elapsed = suite.time(iters, imp, &what, async |imp, _| {
+                            imp.insert_users(&users).await
+                        });
+                        suite.truncate();
+                        elapsed
+                    });
+                });
+            }
+            Workload::ConcurrentGetById => {
+                let ids = id_cycle(GET_BY_ID_USERS, CONCURRENT_TASKS);
+                let mut offset = 0;
+                let mut pool: Option<I::Pool> = None;
+                self.group.bench_function(id, |b| {
+                    let pool = pool.get_or_insert_with(|| {
+                        suite.prepare::<I, _>(
+                            workload,
+                            size,
+                            async |url| I::connect_pool(url, POOL_CONNECTIONS).await,
+                            async |pool| {
+                                let batch = &ids[..CONCURRENT_TASKS];
+                                let users = I::concurrent_get_by_id(pool, batch).await?;
+                                model::verify_gets(&users, batch, HairColors::Alternating)
+                            },
+                        )
+                    });
+                    b.iter_custom(|iters| {
+                        let at = offset;
+                        offset += iters;
+                        suite.time(iters, pool, &what, async |pool, i| {
+                            let from = ((at + i) * CONCURRENT_TASKS as u64
+                                % GET_BY_ID_USERS as u64) as usize;
+                            I::concurrent_get_by_id(pool, &ids[from..from + CONCURRENT_TASKS])
+                                .await
+                        })
+                    });
+                });
+            }
+            Workload::RoundTrip => unreachable!("round_trip measures the floor only"),
+        }
+    }
+}
+
+/// Connects `I` for a single-connection workload and checks that workload's result once.
+fn prepare_single<I: Implementation>(suite: &Suite, workload: Workload, size: usize) -> I {
+    suite.prepare::<I, I>(workload, size, I::connect, async |imp: &mut I| {
+        match workload {
+            Workload::TrivialQuery => {
+                model::verify_users(&imp.trivial_query().await?, size, HairColors::None)
+            }
+            Workload::MediumComplexQuery => {
+                model::verify_medium(&imp.medium_complex_query().await?, size)
+            }
+            Workload::LoadingAssociations => {
+                model::verify_associations(&imp.loading_associations().await?)
+            }
+            Workload::GetById => {
+                let user = imp.get_by_id(GET_BY_ID_USERS as i32).await?;
+                model::verify_gets(&[user], &[GET_BY_ID_USERS as i32], HairColors::Alternating)
+            }
+            Workload::Insert => {
+                let users: Vec<NewUser> = model::new_users(size, HairColors::Fixed("hair_color"));
+                check_eq(imp.insert_users(&users).await?, size as u64)?;
+                let loaded = imp.trivial_query().await?;
+                model::verify_users(&loaded, size, HairColors::Fixed("hair_color"))
+            }
+            Workload::ConcurrentGetById | Workload::RoundTrip => Ok(()),
+        }
+    })
+}
+
+/// A single-connection workload whose iterations need nothing but the connection.
+fn single<I: Implementation, T>(
+    measure: &mut Measure<'_, '_, '_>,
+    id: BenchmarkId,
+    what: &str,
+    mut op: impl AsyncFnMut(&mut I, u64) -> Result<T>,
+) {
+    let (suite, workload, size) = (measure.suite, measure.workload, measure.size);
+    let mut imp: Option<I> = None;
+    measure.group.bench_function(id, |b: &mut Bencher<'_>| {
+        let imp = imp.get_or_insert_with(|| prepare_single::<I>(suite, workload, size));
+        b.iter_custom(|iters| suite.time(iters, imp, what, &mut op));
+    });
+}
