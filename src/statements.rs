@@ -108,6 +108,14 @@ pub(crate) fn column_list<'a>(
     out
 }
 
+/// `$1, $2, …, $n`.
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The per-lookup-column statements.
 #[derive(Debug)]
 pub(crate) struct LookupStatements {
@@ -178,10 +186,7 @@ impl EntityStatements {
                 Shape::Write,
             )
         } else {
-            let placeholders = (1..=insertable.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let placeholders = placeholders(insertable.len());
             Statement::new(
                 format!(
                     "INSERT INTO {table} ({}) VALUES ({placeholders}){returning}",
@@ -194,10 +199,7 @@ impl EntityStatements {
             )
         };
         let insert_many = {
-            let arrays = (1..=insertable.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let arrays = placeholders(insertable.len());
             Statement::new(
                 format!(
                     "INSERT INTO {table} ({}) SELECT * FROM UNNEST({arrays}){returning}",
@@ -257,10 +259,7 @@ impl EntityStatements {
             if sets.is_empty() {
                 let _ = write!(sets, "{target_name} = EXCLUDED.{target_name}");
             }
-            let placeholders = (1..=insertable.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
+            let placeholders = placeholders(insertable.len());
             Statement::new(
                 format!(
                     "INSERT INTO {table} ({}) VALUES ({placeholders}) \
