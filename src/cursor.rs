@@ -468,20 +468,15 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         n.clamp(1, self.max_page_size)
     }
 
-    /// Runs a listing statement: filter value, cursor values, then the limit.
-    async fn run_rows(
-        &self,
-        statement: &Statement,
-        values: &[RawValue],
-        limit: i64,
-    ) -> Result<Vec<tokio_postgres::Row>> {
+    /// A listing statement's parameters: filter value, cursor values, then the limit.
+    fn params<'p>(&'p self, values: &'p [RawValue], limit: &'p i64) -> Vec<&'p (dyn ToSql + Sync)> {
         let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(values.len() + 2);
         if let Some((_, key)) = &self.filter {
             params.push(key.as_ref() as &(dyn ToSql + Sync));
         }
         params.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
-        params.push(&limit);
-        self.exec.run(statement, &params).await
+        params.push(limit);
+        params
     }
 
     /// Fetches `limit + 1` rows, so `has_next` needs no count.
@@ -491,8 +486,14 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         values: &[RawValue],
         limit: usize,
     ) -> Result<Vec<E>> {
-        let rows = self.run_rows(statement, values, limit as i64 + 1).await?;
-        rows.iter().map(E::from_row).collect()
+        let limit = limit as i64 + 1;
+        self.exec
+            .query_map(
+                statement,
+                &self.params(values, &limit),
+                crate::repo::decode::<E>,
+            )
+            .await
     }
 
     fn cursor_of(&self, row: &E) -> Result<Cursor> {
@@ -615,8 +616,10 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             "explain",
             Shape::Rows,
         );
+        let limit = self.clamp(n) as i64;
         let rows = self
-            .run_rows(&explain, &values, self.clamp(n) as i64)
+            .exec
+            .run(&explain, &self.params(&values, &limit))
             .await?;
         Ok(rows
             .iter()

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::{
     Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
 };
+use futures_util::future::BoxFuture;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
 use crate::entity::{Entity, FromRow};
 use crate::error::{Error, Result};
-use crate::executor::{execute_on, query_on, Executor, Params, Retry, Sealed};
+use crate::executor::{execute_on, query_map_on, Executor, Params, Retry, Sealed};
 use crate::repo::Repo;
 use crate::statements::Statement;
 use crate::tx::Tx;
@@ -280,17 +281,26 @@ fn pool_error(pool: &Pool, error: PoolError, started: Instant) -> Error {
 
 impl Sealed for Db {}
 impl Executor for Db {
-    async fn run<'a>(&'a self, statement: &'a Statement, params: Params<'a>) -> Result<Vec<Row>> {
-        let conn = self.connection().await?;
-        query_on(&conn, statement, params, Retry::OnSchemaChange).await
-    }
-
-    async fn run_execute<'a>(
+    fn query_map<'a, T: Send + 'a>(
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-    ) -> Result<u64> {
-        let conn = self.connection().await?;
-        execute_on(&conn, statement, params, Retry::OnSchemaChange).await
+        decode: fn(Row) -> Result<T>,
+    ) -> BoxFuture<'a, Result<Vec<T>>> {
+        Box::pin(async move {
+            let conn = self.connection().await?;
+            query_map_on(&conn, statement, params, Retry::OnSchemaChange, decode).await
+        })
+    }
+
+    fn run_execute<'a>(
+        &'a self,
+        statement: &'a Statement,
+        params: Params<'a>,
+    ) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let conn = self.connection().await?;
+            execute_on(&conn, statement, params, Retry::OnSchemaChange).await
+        })
     }
 }

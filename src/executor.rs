@@ -10,6 +10,8 @@ use std::future::Future;
 use std::time::Instant;
 
 use deadpool_postgres::ClientWrapper;
+use futures_util::future::BoxFuture;
+use futures_util::TryStreamExt as _;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
@@ -31,16 +33,31 @@ pub(crate) use sealed::Sealed;
 ///
 /// Sealed: the implementations live in pgrepo.
 pub trait Executor: Sealed + Send + Sync {
+    /// Runs `statement` and decodes each row with `decode` as it arrives.
+    ///
+    /// # Errors
+    /// Classified driver errors ([`Error::UniqueViolation`], …), [`Error::PoolTimeout`], and
+    /// the first error `decode` returns.
+    #[doc(hidden)]
+    fn query_map<'a, T: Send + 'a>(
+        &'a self,
+        statement: &'a Statement,
+        params: Params<'a>,
+        decode: fn(Row) -> Result<T>,
+    ) -> BoxFuture<'a, Result<Vec<T>>>;
+
     /// Runs `statement` and returns its rows.
     ///
     /// # Errors
-    /// Classified driver errors ([`Error::UniqueViolation`], …), [`Error::PoolTimeout`].
+    /// As [`Executor::query_map`].
     #[doc(hidden)]
     fn run<'a>(
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-    ) -> impl Future<Output = Result<Vec<Row>>> + Send + 'a;
+    ) -> BoxFuture<'a, Result<Vec<Row>>> {
+        self.query_map(statement, params, Ok)
+    }
 
     /// Runs `statement` and returns the number of rows it affected.
     ///
@@ -51,24 +68,25 @@ pub trait Executor: Sealed + Send + Sync {
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-    ) -> impl Future<Output = Result<u64>> + Send + 'a;
+    ) -> BoxFuture<'a, Result<u64>>;
 }
 
 impl<X: Executor> Sealed for &X {}
 impl<X: Executor> Executor for &X {
-    fn run<'a>(
+    fn query_map<'a, T: Send + 'a>(
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-    ) -> impl Future<Output = Result<Vec<Row>>> + Send + 'a {
-        (**self).run(statement, params)
+        decode: fn(Row) -> Result<T>,
+    ) -> BoxFuture<'a, Result<Vec<T>>> {
+        (**self).query_map(statement, params, decode)
     }
 
     fn run_execute<'a>(
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-    ) -> impl Future<Output = Result<u64>> + Send + 'a {
+    ) -> BoxFuture<'a, Result<u64>> {
         (**self).run_execute(statement, params)
     }
 }
@@ -82,15 +100,10 @@ pub(crate) enum Retry {
     Never,
 }
 
-/// What to do with a statement's result.
-enum Mode {
-    Rows,
-    Count,
-}
-
-enum Outcome {
-    Rows(Vec<Row>),
-    Count(u64),
+/// Why one attempt failed: the driver (perhaps a stale plan, worth a retry) or decoding.
+enum Failure {
+    Driver(tokio_postgres::Error),
+    Decode(Error),
 }
 
 /// "cached plan must not change result type": a prepared statement outlived an `ALTER TABLE`.
@@ -102,28 +115,107 @@ fn is_stale_plan(error: &tokio_postgres::Error) -> bool {
         })
 }
 
-async fn run_once(
-    client: &ClientWrapper,
-    statement: &Statement,
-    params: Params<'_>,
-    mode: &Mode,
-) -> std::result::Result<Outcome, tokio_postgres::Error> {
-    let prepared = client
-        .prepare_typed_cached(&statement.sql, &statement.types)
-        .await?;
-    match mode {
-        Mode::Rows => client.query(&prepared, params).await.map(Outcome::Rows),
-        Mode::Count => client.execute(&prepared, params).await.map(Outcome::Count),
+/// How many rows an outcome holds, for the statement's span.
+trait RowCount {
+    fn row_count(&self) -> u64;
+}
+impl<T> RowCount for Vec<T> {
+    fn row_count(&self) -> u64 {
+        self.len() as u64
+    }
+}
+impl RowCount for u64 {
+    fn row_count(&self) -> u64 {
+        *self
     }
 }
 
-async fn run_on_client(
+/// One way of running a prepared statement: decode rows, or count them.
+trait Attempt: Sync {
+    type Output: RowCount + Send;
+    fn run<'a>(
+        &'a self,
+        client: &'a ClientWrapper,
+        prepared: &'a tokio_postgres::Statement,
+    ) -> impl Future<Output = std::result::Result<Self::Output, Failure>> + Send + 'a;
+}
+
+/// The parameters as `query_raw` takes them. A named function returning an opaque iterator
+/// (as tokio-postgres's own `slice_iter`) keeps the statement's future provably `Send`.
+fn slice_iter<'a>(
+    params: &'a [&'a (dyn ToSql + Sync)],
+) -> impl ExactSizeIterator<Item = &'a dyn ToSql> + 'a {
+    params.iter().map(|p| *p as _)
+}
+
+/// Rows decoded by `decode` as they arrive.
+struct QueryMap<'p, T> {
+    params: Params<'p>,
+    decode: fn(Row) -> Result<T>,
+}
+
+impl<T: Send> Attempt for QueryMap<'_, T> {
+    type Output = Vec<T>;
+
+    async fn run<'a>(
+        &'a self,
+        client: &'a ClientWrapper,
+        prepared: &'a tokio_postgres::Statement,
+    ) -> std::result::Result<Vec<T>, Failure> {
+        let rows = client
+            .query_raw(prepared, slice_iter(self.params))
+            .await
+            .map_err(Failure::Driver)?;
+        let mut rows = std::pin::pin!(rows);
+        let mut out = Vec::new();
+        while let Some(row) = rows.try_next().await.map_err(Failure::Driver)? {
+            out.push((self.decode)(row).map_err(Failure::Decode)?);
+        }
+        Ok(out)
+    }
+}
+
+/// The number of rows affected.
+struct Execute<'p> {
+    params: Params<'p>,
+}
+
+impl Attempt for Execute<'_> {
+    type Output = u64;
+
+    async fn run<'a>(
+        &'a self,
+        client: &'a ClientWrapper,
+        prepared: &'a tokio_postgres::Statement,
+    ) -> std::result::Result<u64, Failure> {
+        client
+            .execute(prepared, self.params)
+            .await
+            .map_err(Failure::Driver)
+    }
+}
+
+async fn run_once<A: Attempt>(
     client: &ClientWrapper,
     statement: &Statement,
-    params: Params<'_>,
+    attempt: &A,
+) -> std::result::Result<A::Output, Failure> {
+    let prepared = client
+        .prepare_typed_cached(&statement.sql, &statement.types)
+        .await
+        .map_err(Failure::Driver)?;
+    attempt.run(client, &prepared).await
+}
+
+/// Prepares `statement` through the connection's cache and runs `attempt` with it, inside the
+/// statement's span. A plan invalidated by a schema change is dropped from the cache and, when
+/// `retry` allows, prepared again and retried once.
+async fn with_statement<A: Attempt>(
+    client: &ClientWrapper,
+    statement: &Statement,
     retry: Retry,
-    mode: Mode,
-) -> Result<Outcome> {
+    attempt: A,
+) -> Result<A::Output> {
     let span = tracing::debug_span!(
         "pgrepo.statement",
         statement = statement.label,
@@ -132,9 +224,13 @@ async fn run_on_client(
         duration_us = tracing::field::Empty,
     );
     let started = (!span.is_disabled()).then(Instant::now);
+    let classify = |failure| match failure {
+        Failure::Driver(e) => Error::from_driver(e, statement.table, statement.label),
+        Failure::Decode(e) => e,
+    };
     let result = async {
-        match run_once(client, statement, params, &mode).await {
-            Err(e) if is_stale_plan(&e) => {
+        match run_once(client, statement, &attempt).await {
+            Err(Failure::Driver(e)) if is_stale_plan(&e) => {
                 client
                     .statement_cache
                     .remove(&statement.sql, &statement.types);
@@ -144,9 +240,9 @@ async fn run_on_client(
                             statement = statement.label,
                             "re-preparing after schema change"
                         );
-                        run_once(client, statement, params, &mode)
+                        run_once(client, statement, &attempt)
                             .await
-                            .map_err(|e| Error::from_driver(e, statement.table, statement.label))
+                            .map_err(classify)
                     }
                     Retry::Never => Err(Error::SchemaChanged {
                         table: statement.table,
@@ -155,21 +251,27 @@ async fn run_on_client(
                     }),
                 }
             }
-            other => other.map_err(|e| Error::from_driver(e, statement.table, statement.label)),
+            other => other.map_err(classify),
         }
     }
     .instrument(span.clone())
     .await;
     if let Some(started) = started {
-        let rows = match &result {
-            Ok(Outcome::Rows(rows)) => rows.len() as u64,
-            Ok(Outcome::Count(n)) => *n,
-            Err(_) => 0,
-        };
-        span.record("rows", rows);
+        span.record("rows", result.as_ref().map_or(0, RowCount::row_count));
         span.record("duration_us", started.elapsed().as_micros() as u64);
     }
     result
+}
+
+/// Runs a statement on one connection, decoding each row as it arrives.
+pub(crate) async fn query_map_on<T: Send>(
+    client: &ClientWrapper,
+    statement: &Statement,
+    params: Params<'_>,
+    retry: Retry,
+    decode: fn(Row) -> Result<T>,
+) -> Result<Vec<T>> {
+    with_statement(client, statement, retry, QueryMap { params, decode }).await
 }
 
 /// Runs a statement on one connection and returns its rows.
@@ -179,10 +281,7 @@ pub(crate) async fn query_on(
     params: Params<'_>,
     retry: Retry,
 ) -> Result<Vec<Row>> {
-    match run_on_client(client, statement, params, retry, Mode::Rows).await? {
-        Outcome::Rows(rows) => Ok(rows),
-        Outcome::Count(_) => unreachable!("Mode::Rows yields rows"),
-    }
+    query_map_on(client, statement, params, retry, Ok).await
 }
 
 /// Runs a statement on one connection and returns the affected row count.
@@ -192,8 +291,5 @@ pub(crate) async fn execute_on(
     params: Params<'_>,
     retry: Retry,
 ) -> Result<u64> {
-    match run_on_client(client, statement, params, retry, Mode::Count).await? {
-        Outcome::Count(n) => Ok(n),
-        Outcome::Rows(_) => unreachable!("Mode::Count yields a count"),
-    }
+    with_statement(client, statement, retry, Execute { params }).await
 }

@@ -11,9 +11,10 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
+use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use futures_util::future::try_join_all;
+use futures_util::future::{try_join_all, BoxFuture};
 use tokio::sync::oneshot;
 use tokio_postgres::types::ToSql;
 
@@ -45,6 +46,13 @@ impl Default for LoaderConfig {
 }
 
 type Waiter<V> = oneshot::Sender<Result<V>>;
+
+/// Runs one batch: one statement for `keys`, returning the values found.
+trait Fetch<K, V>: Sync {
+    // Boxed: an unboxed future here hits rustc's higher-ranked `Send` limitation (#100013)
+    // when a loader is used from `tokio::spawn`. One allocation per batch.
+    fn fetch(&self, keys: Vec<K>) -> BoxFuture<'_, Result<HashMap<K, V>>>;
+}
 
 struct State<K, V> {
     cache: HashMap<K, V>,
@@ -104,11 +112,7 @@ where
 
     /// Loads one key; `fetch` runs one statement for a chunk of keys and returns the values
     /// found (absent keys get `V::default()`).
-    async fn load<F, Fut>(&self, key: K, fetch: F) -> Result<V>
-    where
-        F: Fn(Vec<K>) -> Fut,
-        Fut: std::future::Future<Output = Result<HashMap<K, V>>>,
-    {
+    async fn load<F: Fetch<K, V>>(&self, key: K, fetch: &F) -> Result<V> {
         loop {
             let (receiver, leader) = {
                 let mut state = lock(&self.state);
@@ -122,7 +126,7 @@ where
                 (receiver, leader)
             };
             if leader {
-                self.lead(&fetch).await;
+                self.lead(fetch).await;
             }
             match receiver.await {
                 Ok(result) => return result,
@@ -132,11 +136,7 @@ where
         }
     }
 
-    async fn lead<F, Fut>(&self, fetch: &F)
-    where
-        F: Fn(Vec<K>) -> Fut,
-        Fut: std::future::Future<Output = Result<HashMap<K, V>>>,
-    {
+    async fn lead<F: Fetch<K, V>>(&self, fetch: &F) {
         let mut guard = LeaderGuard {
             batcher: self,
             armed: true,
@@ -152,9 +152,12 @@ where
         // From here the waiters' senders are ours: if we are dropped they close.
         guard.armed = false;
         let keys: Vec<K> = batch.iter().map(|(k, _)| k.clone()).collect();
-        let chunks = keys
-            .chunks(self.config.max_batch)
-            .map(|c| fetch(c.to_vec()));
+        // Collected first: a lazy iterator held across the await would make the future's `Send`
+        // depend on a closure's borrow, which the compiler cannot prove for every lifetime.
+        let mut chunks = Vec::new();
+        for chunk in keys.chunks(self.config.max_batch) {
+            chunks.push(fetch.fetch(chunk.to_vec()));
+        }
         match try_join_all(chunks).await {
             Ok(found) => {
                 let mut found: HashMap<K, V> = found.into_iter().flatten().collect();
@@ -228,16 +231,7 @@ impl<E: Entity + Clone, X: Executor> Loader<E, X> {
     /// [`Error::Batch`] (or the original error, for the caller that ran the batch) when the
     /// batch failed.
     pub async fn load(&self, id: E::Id) -> Result<Option<E>> {
-        let repo = Repo::<E, X>::new(&self.exec);
-        self.batcher
-            .load(id, |keys| async move {
-                let rows = repo.get_many(&keys).await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|e| (e.id().clone(), Some(e)))
-                    .collect())
-            })
-            .await
+        self.batcher.load(id, &ById(&self.exec, PhantomData)).await
     }
 
     /// Several rows by primary key, in the order of `ids` (`None` where absent).
@@ -296,18 +290,42 @@ where
     /// # Errors
     /// As [`Loader::load`].
     pub async fn load(&self, key: K) -> Result<Vec<E>> {
-        let repo = Repo::<E, X>::new(&self.exec);
-        let lookup = self.lookup;
         self.batcher
-            .load(
-                key,
-                |keys| async move { repo.find_grouped(lookup, &keys).await },
-            )
+            .load(key, &ByLookup(&self.exec, self.lookup))
             .await
     }
 
     /// Forgets cached rows.
     pub fn clear(&self) {
         self.batcher.clear();
+    }
+}
+
+/// Batches of [`Loader`]: `get_many`.
+struct ById<'x, E, X>(&'x X, PhantomData<fn() -> E>);
+
+impl<E: Entity, X: Executor> Fetch<E::Id, Option<E>> for ById<'_, E, X> {
+    fn fetch(&self, keys: Vec<E::Id>) -> BoxFuture<'_, Result<HashMap<E::Id, Option<E>>>> {
+        Box::pin(async move {
+            let rows = Repo::<E, X>::new(self.0).get_many(&keys).await?;
+            Ok(rows
+                .into_iter()
+                .map(|e| (e.id().clone(), Some(e)))
+                .collect())
+        })
+    }
+}
+
+/// Batches of [`LookupLoader`]: `find_grouped`.
+struct ByLookup<'x, E, K, X>(&'x X, Lookup<E, K>);
+
+impl<E, K, X> Fetch<K, Vec<E>> for ByLookup<'_, E, K, X>
+where
+    E: Entity,
+    K: ToSql + for<'a> tokio_postgres::types::FromSql<'a> + Eq + Hash + Send + Sync,
+    X: Executor,
+{
+    fn fetch(&self, keys: Vec<K>) -> BoxFuture<'_, Result<HashMap<K, Vec<E>>>> {
+        Box::pin(async move { Repo::<E, X>::new(self.0).find_grouped(self.1, &keys).await })
     }
 }

@@ -37,8 +37,9 @@ impl<E: Entity, X> fmt::Debug for Repo<'_, E, X> {
     }
 }
 
-fn decode_all<E: FromRow>(rows: &[tokio_postgres::Row]) -> Result<Vec<E>> {
-    rows.iter().map(E::from_row).collect()
+/// Decodes a row into `E`; a plain `fn` so executors can call it as each row arrives.
+pub(crate) fn decode<E: FromRow>(row: tokio_postgres::Row) -> Result<E> {
+    E::from_row(&row)
 }
 
 fn count_of(rows: &[tokio_postgres::Row], statement: &Statement) -> Result<i64> {
@@ -73,13 +74,12 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         statement: &Statement,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<E>> {
-        let rows = self.exec.run(statement, params).await?;
-        rows.first().map(E::from_row).transpose()
+        let rows = self.exec.query_map(statement, params, decode::<E>).await?;
+        Ok(rows.into_iter().next())
     }
 
     async fn all(&self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<E>> {
-        let rows = self.exec.run(statement, params).await?;
-        decode_all(&rows)
+        self.exec.query_map(statement, params, decode::<E>).await
     }
 
     async fn required(&self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<E> {

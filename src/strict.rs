@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
+use futures_util::future::BoxFuture;
 use tokio_postgres::Row;
 
 use crate::entity::Entity;
@@ -146,17 +147,26 @@ impl<X: Executor> Strict<X> {
 
 impl<X: Executor> Sealed for Strict<X> {}
 impl<X: Executor> Executor for Strict<X> {
-    async fn run<'a>(&'a self, statement: &'a Statement, params: Params<'a>) -> Result<Vec<Row>> {
-        self.record(statement)?;
-        self.inner.run(statement, params).await
-    }
-
-    async fn run_execute<'a>(
+    fn query_map<'a, T: Send + 'a>(
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-    ) -> Result<u64> {
-        self.record(statement)?;
-        self.inner.run_execute(statement, params).await
+        decode: fn(Row) -> Result<T>,
+    ) -> BoxFuture<'a, Result<Vec<T>>> {
+        Box::pin(async move {
+            self.record(statement)?;
+            self.inner.query_map(statement, params, decode).await
+        })
+    }
+
+    fn run_execute<'a>(
+        &'a self,
+        statement: &'a Statement,
+        params: Params<'a>,
+    ) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            self.record(statement)?;
+            self.inner.run_execute(statement, params).await
+        })
     }
 }

@@ -4,12 +4,13 @@
 use std::fmt;
 
 use deadpool_postgres::Object;
+use futures_util::future::BoxFuture;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::entity::{Entity, FromRow};
 use crate::error::{Error, Result};
-use crate::executor::{execute_on, query_on, Executor, Params, Retry, Sealed};
+use crate::executor::{execute_on, query_map_on, Executor, Params, Retry, Sealed};
 use crate::repo::Repo;
 use crate::statements::Statement;
 
@@ -129,15 +130,22 @@ impl Drop for Tx {
 
 impl Sealed for Tx {}
 impl Executor for Tx {
-    async fn run<'a>(&'a self, statement: &'a Statement, params: Params<'a>) -> Result<Vec<Row>> {
-        query_on(self.conn(), statement, params, Retry::Never).await
-    }
-
-    async fn run_execute<'a>(
+    fn query_map<'a, T: Send + 'a>(
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-    ) -> Result<u64> {
-        execute_on(self.conn(), statement, params, Retry::Never).await
+        decode: fn(Row) -> Result<T>,
+    ) -> BoxFuture<'a, Result<Vec<T>>> {
+        Box::pin(
+            async move { query_map_on(self.conn(), statement, params, Retry::Never, decode).await },
+        )
+    }
+
+    fn run_execute<'a>(
+        &'a self,
+        statement: &'a Statement,
+        params: Params<'a>,
+    ) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move { execute_on(self.conn(), statement, params, Retry::Never).await })
     }
 }

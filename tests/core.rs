@@ -538,3 +538,35 @@ async fn each_statement_runs_in_a_span_with_statement_table_rows_and_duration() 
     assert_eq!(span["rows"], "2");
     assert!(span["duration_us"].parse::<u64>().unwrap() > 0, "{span:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repositories_work_from_spawned_tasks() {
+    let t = fresh("spawn").await;
+    let ids: Vec<i64> = t
+        .db
+        .repo::<User>()
+        .insert_many(&(0..20).map(new_user).collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    // Futures of the repository are `Send + 'static` when the executor is owned: a service
+    // spawns them on its runtime.
+    let tasks: Vec<_> = ids
+        .iter()
+        .map(|&id| {
+            let db = t.db.clone();
+            tokio::spawn(async move { db.repo::<User>().get(id).await })
+        })
+        .collect();
+    for (task, id) in tasks.into_iter().zip(&ids) {
+        assert_eq!(task.await.unwrap().unwrap().map(|u| u.id), Some(*id));
+    }
+    let db = t.db.clone();
+    let all = tokio::spawn(async move { db.repo::<User>().get_many(&ids).await })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(all.len(), 20);
+}
