@@ -73,6 +73,24 @@ impl<T> SameType<T> for T {}
 /// Compile-time check that a `belongs_to` field's type matches the parent's primary key.
 pub fn assert_foreign_key_type<Fk: SameType<ParentId>, ParentId>() {}
 
+/// A foreign-key field's value as the parent's key: `K` itself, or `Option<K>` (NULL: none).
+pub trait AsKey<K> {
+    /// The key, if the field holds one.
+    fn as_key(&self) -> Option<&K>;
+}
+
+impl<K> AsKey<K> for K {
+    fn as_key(&self) -> Option<&K> {
+        Some(self)
+    }
+}
+
+impl<K> AsKey<K> for Option<K> {
+    fn as_key(&self) -> Option<&K> {
+        self.as_ref()
+    }
+}
+
 /// Encodes a text enum's label.
 pub fn text_to_sql(text: &str, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
     <&str as ToSql>::to_sql(&text, ty, out)

@@ -3,7 +3,6 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::Hash;
-use std::marker::PhantomData;
 
 use tokio_postgres::types::{FromSql, ToSql};
 
@@ -15,19 +14,21 @@ use crate::repo::{lookup_statements, Repo};
 /// `C` belongs to `P` through a foreign-key column of `C` that holds `P`'s primary key.
 ///
 /// `#[pgrepo(belongs_to = Post)] post_id: i64` on `Comment` generates `Comment::POST`.
-pub struct BelongsTo<C, P> {
+pub struct BelongsTo<C: Entity, P: Entity> {
     column: usize,
-    _marker: PhantomData<fn() -> (C, P)>,
+    key: fn(&C) -> Option<&P::Id>,
 }
 
 impl<C: Entity, P: Entity> BelongsTo<C, P> {
     /// Used by generated code.
     #[doc(hidden)]
-    pub const fn __new(column: usize) -> Self {
-        BelongsTo {
-            column,
-            _marker: PhantomData,
-        }
+    pub const fn __new(column: usize, key: fn(&C) -> Option<&P::Id>) -> Self {
+        BelongsTo { column, key }
+    }
+
+    /// The parent key a child holds (`None` when its foreign key is NULL).
+    pub fn key_of<'c>(&self, child: &'c C) -> Option<&'c P::Id> {
+        (self.key)(child)
     }
 
     /// Index of the foreign-key column in `C::columns()`.
@@ -41,12 +42,12 @@ impl<C: Entity, P: Entity> BelongsTo<C, P> {
     }
 }
 
-impl<C, P> Clone for BelongsTo<C, P> {
+impl<C: Entity, P: Entity> Clone for BelongsTo<C, P> {
     fn clone(&self) -> Self {
         *self
     }
 }
-impl<C, P> Copy for BelongsTo<C, P> {}
+impl<C: Entity, P: Entity> Copy for BelongsTo<C, P> {}
 
 impl<C: Entity, P: Entity> fmt::Debug for BelongsTo<C, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -141,15 +142,9 @@ impl<'x, C: Entity, X: Executor> Repo<'x, C, X> {
     where
         P::Id: for<'a> FromSql<'a>,
     {
-        let column = relation.column();
-        let def = &C::columns()[column];
         let keys: Vec<Option<P::Id>> = children
             .iter()
-            .map(|c| {
-                crate::token::RawValue::encode(c.param(column), &def.pg_type)
-                    .ok()
-                    .and_then(|raw| raw.decode::<P::Id>(&def.pg_type))
-            })
+            .map(|c| relation.key_of(c).cloned())
             .collect();
         let unique: Vec<P::Id> = keys
             .iter()

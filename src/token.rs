@@ -81,17 +81,6 @@ impl RawValue {
         })
     }
 
-    /// Decodes the value as `T` (`None` for NULL or a value `T` cannot read).
-    pub(crate) fn decode<T: for<'a> tokio_postgres::types::FromSql<'a>>(
-        &self,
-        ty: &Type,
-    ) -> Option<T> {
-        let bytes = self.0.as_deref()?;
-        T::accepts(ty)
-            .then(|| T::from_sql(ty, bytes).ok())
-            .flatten()
-    }
-
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.0.as_deref().unwrap_or(&[])
     }

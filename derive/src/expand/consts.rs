@@ -43,7 +43,16 @@ pub(super) fn inherent_consts(entity: &Entity<'_>) -> syn::Result<TokenStream> {
             None => field.ident.span(),
         };
         let name = const_ident(&relation, span)?;
+        let field_ident = field.ident;
         let column = Literal::usize_unsuffixed(index);
+        // Spanned at the parent's path: with the foreign-key type check, a key of the wrong
+        // type is reported at the attribute.
+        let key_of = quote_spanned! {parent.span()=>
+            ::pgrepo::BelongsTo::<#ident, #parent>::__new(
+                #column,
+                |__row: &#ident| ::pgrepo::__private::AsKey::as_key(&__row.#field_ident),
+            )
+        };
         let doc = format!(
             " The `{table}.{} -> {}` relation.",
             field.column,
@@ -51,7 +60,8 @@ pub(super) fn inherent_consts(entity: &Entity<'_>) -> syn::Result<TokenStream> {
         );
         consts.push(quote! {
             #[doc = #doc]
-            #vis const #name: ::pgrepo::BelongsTo<#ident, #parent> = ::pgrepo::BelongsTo::__new(#column);
+            #vis const #name: ::pgrepo::BelongsTo<#ident, #parent> =
+                #key_of;
         });
     }
 

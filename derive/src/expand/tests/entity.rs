@@ -174,7 +174,8 @@ fn expands_the_documented_example() {
                 #[doc = " Typed lookup by `users.team_id`."]
                 pub const TEAM_ID: ::pgrepo::Lookup<User, <i64 as ::pgrepo::SqlType>::NonNull> = ::pgrepo::Lookup::__new(4);
                 #[doc = " The `users.team_id -> Team` relation."]
-                pub const TEAM: ::pgrepo::BelongsTo<User, Team> = ::pgrepo::BelongsTo::__new(4);
+                pub const TEAM: ::pgrepo::BelongsTo<User, Team> =
+                    ::pgrepo::BelongsTo::<User, Team>::__new(4, |__row: &User| ::pgrepo::__private::AsKey::as_key(&__row.team_id),);
                 #[doc = " Listing sort key `by_name`: name asc, email desc (the primary key is the tiebreaker)."]
                 pub const BY_NAME: ::pgrepo::SortKey<User> = ::pgrepo::SortKey::__new(
                     "by_name",
