@@ -213,7 +213,7 @@ impl Db {
     ///
     /// # Errors
     /// [`Error::ColumnMismatch`] when the query's columns do not fit `T`; driver errors.
-    pub async fn query_as<T: FromRow>(&self, sql: &str, params: Params<'_>) -> Result<Vec<T>> {
+    pub async fn query_as<T: FromRow + Send>(&self, sql: &str, params: Params<'_>) -> Result<Vec<T>> {
         let conn = self.connection().await?;
         crate::raw::query_as_on(&conn, sql, params, Retry::OnSchemaChange).await
     }

@@ -152,6 +152,9 @@ fn slice_iter<'a>(
 struct QueryMap<'p, T> {
     params: Params<'p>,
     decode: fn(Row) -> Result<T>,
+    /// For hand-written SQL: the column count `decode` reads, and the type it decodes into,
+    /// checked against the prepared statement before it runs.
+    expect_columns: Option<(usize, &'static str)>,
 }
 
 impl<T: Send> Attempt for QueryMap<'_, T> {
@@ -162,6 +165,17 @@ impl<T: Send> Attempt for QueryMap<'_, T> {
         client: &'a ClientWrapper,
         prepared: &'a tokio_postgres::Statement,
     ) -> std::result::Result<Vec<T>, Failure> {
+        if let Some((expected, target)) = self.expect_columns {
+            let columns = prepared.columns();
+            if columns.len() != expected {
+                let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
+                return Err(Failure::Decode(Error::ColumnMismatch {
+                    target,
+                    expected: format!("{expected} columns"),
+                    found: format!("{} columns ({})", names.len(), names.join(", ")),
+                }));
+            }
+        }
         let rows = client
             .query_raw(prepared, slice_iter(self.params))
             .await
@@ -271,7 +285,30 @@ pub(crate) async fn query_map_on<T: Send>(
     retry: Retry,
     decode: fn(Row) -> Result<T>,
 ) -> Result<Vec<T>> {
-    with_statement(client, statement, retry, QueryMap { params, decode }).await
+    let attempt = QueryMap {
+        params,
+        decode,
+        expect_columns: None,
+    };
+    with_statement(client, statement, retry, attempt).await
+}
+
+/// As [`query_map_on`], first checking that the statement returns `columns` columns (the
+/// width of `target`).
+pub(crate) async fn query_map_checked_on<T: Send>(
+    client: &ClientWrapper,
+    statement: &Statement,
+    params: Params<'_>,
+    retry: Retry,
+    decode: fn(Row) -> Result<T>,
+    (columns, target): (usize, &'static str),
+) -> Result<Vec<T>> {
+    let attempt = QueryMap {
+        params,
+        decode,
+        expect_columns: Some((columns, target)),
+    };
+    with_statement(client, statement, retry, attempt).await
 }
 
 /// Runs a statement on one connection and returns its rows.

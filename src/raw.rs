@@ -6,7 +6,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::entity::FromRow;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::executor::{self, Retry};
 use crate::statements::{Shape, Statement};
 
@@ -16,27 +16,21 @@ fn statement(sql: &str, label: &'static str) -> Statement {
     Statement::new(sql, Vec::new(), TABLE, label, Shape::Rows)
 }
 
-pub(crate) async fn query_as_on<T: FromRow>(
+pub(crate) async fn query_as_on<T: FromRow + Send>(
     client: &ClientWrapper,
     sql: &str,
     params: &[&(dyn ToSql + Sync)],
     retry: Retry,
 ) -> Result<Vec<T>> {
-    let statement = statement(sql, "query_as");
-    let prepared = client
-        .prepare_typed_cached(&statement.sql, &statement.types)
-        .await
-        .map_err(|e| Error::from_driver(e, TABLE, "query_as"))?;
-    if prepared.columns().len() != T::COLUMN_COUNT {
-        let names: Vec<&str> = prepared.columns().iter().map(|c| c.name()).collect();
-        return Err(Error::ColumnMismatch {
-            target: std::any::type_name::<T>(),
-            expected: format!("{} columns", T::COLUMN_COUNT),
-            found: format!("{} columns ({})", names.len(), names.join(", ")),
-        });
-    }
-    let rows = executor::query_on(client, &statement, params, retry).await?;
-    rows.iter().map(T::from_row).collect()
+    executor::query_map_checked_on(
+        client,
+        &statement(sql, "query_as"),
+        params,
+        retry,
+        crate::repo::decode::<T>,
+        (T::COLUMN_COUNT, std::any::type_name::<T>()),
+    )
+    .await
 }
 
 pub(crate) async fn query_on(

@@ -78,7 +78,11 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         Ok(rows.into_iter().next())
     }
 
-    async fn all(&self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<E>> {
+    async fn all_of(
+        &self,
+        statement: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<E>> {
         self.exec.query_map(statement, params, decode::<E>).await
     }
 
@@ -87,6 +91,15 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
             table: statement.table,
             statement: statement.label,
         })
+    }
+
+    /// Every row of the table, in no particular order. For large tables page through
+    /// [`Repo::list`] or stream with [`Listing::export`] instead.
+    ///
+    /// # Errors
+    /// Driver and pool errors; [`Error::Decode`].
+    pub async fn all(&self) -> Result<Vec<E>> {
+        self.all_of(&E::statements().all, &[]).await
     }
 
     /// The row with primary key `id`, if any.
@@ -106,7 +119,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.all(&E::statements().get_many, &[&ids]).await
+        self.all_of(&E::statements().get_many, &[&ids]).await
     }
 
     /// Inserts one row and returns it as stored (with the columns the database filled).
@@ -128,15 +141,24 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let arrays: Vec<ParamArray<'_>> = E::columns()
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !c.generated)
-            .map(|(i, _)| ParamArray::new(rows.iter().map(|r| r.param(i)).collect()))
-            .collect();
-        let params: Vec<&(dyn ToSql + Sync)> =
-            arrays.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-        self.all(&E::statements().insert_many, &params).await
+        let arrays = column_arrays::<E>(rows);
+        self.all_of(&E::statements().insert_many, &array_params(&arrays))
+            .await
+    }
+
+    /// Inserts many rows in one statement without reading them back; returns how many were
+    /// inserted. The bulk-load form of [`Repo::insert_many`].
+    ///
+    /// # Errors
+    /// As [`Repo::insert`]; nothing is inserted when any row is rejected.
+    pub async fn insert_many_count(&self, rows: &[E::New]) -> Result<u64> {
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let arrays = column_arrays::<E>(rows);
+        self.exec
+            .run_execute(&E::statements().insert_many_count, &array_params(&arrays))
+            .await
     }
 
     /// Writes every column that is neither the primary key nor `generated` to the row with
@@ -236,7 +258,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         lookup: Lookup<E, K>,
         key: impl Borrow<K>,
     ) -> Result<Vec<E>> {
-        self.all(&lookup_statements::<E, K>(lookup).find, &[key.borrow()])
+        self.all_of(&lookup_statements::<E, K>(lookup).find, &[key.borrow()])
             .await
     }
 
@@ -267,7 +289,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        self.all(&lookup_statements::<E, K>(lookup).find_any, &[&keys])
+        self.all_of(&lookup_statements::<E, K>(lookup).find_any, &[&keys])
             .await
     }
 
@@ -290,6 +312,20 @@ pub(crate) fn lookup_statements<E: Entity, K>(lookup: Lookup<E, K>) -> &'static 
     E::statements().lookups[lookup.column()]
         .as_ref()
         .expect("a Lookup is only generated for lookup columns")
+}
+
+/// One array per inserted column, each borrowing that column's value from every row.
+fn column_arrays<E: Entity>(rows: &[E::New]) -> Vec<ParamArray<'_>> {
+    E::columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !c.generated)
+        .map(|(i, _)| ParamArray::new(rows.iter().map(|r| r.param(i)).collect()))
+        .collect()
+}
+
+fn array_params<'a>(arrays: &'a [ParamArray<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    arrays.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
 }
 
 fn insert_params<E: Entity>(new: &E::New) -> Vec<&(dyn ToSql + Sync)> {

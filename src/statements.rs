@@ -129,10 +129,12 @@ pub(crate) struct LookupStatements {
 pub struct EntityStatements {
     pub(crate) table: String,
     pub(crate) select_list: String,
+    pub(crate) all: Statement,
     pub(crate) get: Statement,
     pub(crate) get_many: Statement,
     pub(crate) insert: Statement,
     pub(crate) insert_many: Statement,
+    pub(crate) insert_many_count: Statement,
     pub(crate) update: Option<Statement>,
     pub(crate) upsert: Option<Statement>,
     pub(crate) delete: Statement,
@@ -161,6 +163,7 @@ impl EntityStatements {
         let mut pk_name = String::new();
         quote_ident(&mut pk_name, pk.name);
 
+        let all = Statement::new(select.clone(), vec![], tname, "all", Shape::Rows);
         let get = Statement::new(
             format!("{select} WHERE {pk_name} = $1"),
             vec![pk.pg_type.clone()],
@@ -198,19 +201,21 @@ impl EntityStatements {
                 Shape::Write,
             )
         };
-        let insert_many = {
-            let arrays = placeholders(insertable.len());
+        let unnest = |returning: &str, label| {
             Statement::new(
                 format!(
-                    "INSERT INTO {table} ({}) SELECT * FROM UNNEST({arrays}){returning}",
-                    column_list(insertable.iter().copied(), "")
+                    "INSERT INTO {table} ({}) SELECT * FROM UNNEST({}){returning}",
+                    column_list(insertable.iter().copied(), ""),
+                    placeholders(insertable.len())
                 ),
                 insertable.iter().map(|c| c.array_type.clone()).collect(),
                 tname,
-                "insert_many",
+                label,
                 Shape::Write,
             )
         };
+        let insert_many = unnest(&returning, "insert_many");
+        let insert_many_count = unnest("", "insert_many_count");
 
         let updatable: Vec<&ColumnDef> = columns
             .iter()
@@ -335,10 +340,12 @@ impl EntityStatements {
         EntityStatements {
             table,
             select_list,
+            all,
             get,
             get_many,
             insert,
             insert_many,
+            insert_many_count,
             update,
             upsert,
             delete,

@@ -91,7 +91,7 @@ impl Tx {
     ///
     /// # Errors
     /// [`Error::ColumnMismatch`] when the query's columns do not fit `T`; driver errors.
-    pub async fn query_as<T: FromRow>(&self, sql: &str, params: Params<'_>) -> Result<Vec<T>> {
+    pub async fn query_as<T: FromRow + Send>(&self, sql: &str, params: Params<'_>) -> Result<Vec<T>> {
         crate::raw::query_as_on(self.conn(), sql, params, Retry::Never).await
     }
 

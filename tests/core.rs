@@ -570,3 +570,23 @@ async fn repositories_work_from_spawned_tasks() {
         .unwrap();
     assert_eq!(all.len(), 20);
 }
+
+#[tokio::test]
+async fn bulk_insert_without_returning_and_loading_everything() {
+    let t = fresh("bulk").await;
+    let users = t.db.repo::<User>();
+    let new: Vec<NewUser> = (0..250).map(new_user).collect();
+    reset_stats(&t.db).await;
+    assert_eq!(users.insert_many_count(&new).await.unwrap(), 250);
+    assert_eq!(calls(&t.db, &["INSERT INTO \"users\"", "UNNEST"]).await, 1);
+    let mut all = users.all().await.unwrap();
+    all.sort_by_key(|u| u.id);
+    assert_eq!(
+        all.iter().map(|u| u.email.clone()).collect::<Vec<_>>(),
+        new.iter().map(|u| u.email.clone()).collect::<Vec<_>>()
+    );
+    // A rejected row rejects the whole statement: nothing is half-inserted.
+    let err = users.insert_many_count(&new[..3]).await.unwrap_err();
+    assert!(matches!(err, Error::UniqueViolation { .. }), "{err}");
+    assert_eq!(users.count().await.unwrap(), 250);
+}
