@@ -57,7 +57,7 @@ pub enum Direction {
 /// ([`Db::repo`](crate::Db::repo)).
 pub trait Entity: FromRow + Sized + Send + Sync + Unpin + 'static {
     /// The primary key's type.
-    type Id: SqlType + ToSql + Sync + Send + Clone + Eq + Hash + fmt::Debug + 'static;
+    type Id: SqlType + ToSql + Sync + Send + Clone + Ord + Hash + fmt::Debug + 'static;
     /// The struct holding what an insert needs: every column the database does not fill.
     type New: Insertable<Entity = Self>;
 

@@ -89,6 +89,11 @@ impl<'x, C: Entity, X: Executor> Repo<'x, C, X> {
             let key: K = crate::__private::get(row, column, C::TABLE, def)?;
             groups.entry(key).or_default().push(C::from_row(row)?);
         }
+        // Ordered here rather than by the server: rows usually arrive in key order already,
+        // which the sort detects in one pass.
+        for group in groups.values_mut() {
+            group.sort_by(|a, b| a.id().cmp(b.id()));
+        }
         Ok(groups)
     }
 

@@ -276,8 +276,8 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
             .await
     }
 
-    /// Every row whose `lookup` column is one of `keys`, in one `= ANY($1)` statement, ordered
-    /// by that column then primary key.
+    /// Every row whose `lookup` column is one of `keys`, in one `= ANY($1)` statement, in no
+    /// particular order ([`Repo::find_grouped`] groups and orders them).
     ///
     /// # Errors
     /// Driver and pool errors.

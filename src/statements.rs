@@ -319,7 +319,9 @@ impl EntityStatements {
                             },
                         ),
                         find_any: Statement::new(
-                            format!("{select} WHERE {col} = ANY($1) ORDER BY {col}, {pk_name}"),
+                            // No ORDER BY: a server-side sort of a large batch costs more than
+                            // the scan; callers group and order in memory.
+                            format!("{select} WHERE {col} = ANY($1)"),
                             vec![c.array_type.clone()],
                             tname,
                             label("find_any_by", c.name),
