@@ -36,7 +36,10 @@ async fn cursor_at(listing: &Listing<'_, Event, Db>, depth: usize) -> Cursor {
     let mut walked = page.items.len();
     while walked < depth {
         page = listing
-            .after(page.end_cursor.as_ref().expect("cursor"), BATCH.min(depth - walked))
+            .after(
+                page.end_cursor.as_ref().expect("cursor"),
+                BATCH.min(depth - walked),
+            )
             .await
             .expect("page");
         walked += page.items.len();
@@ -76,7 +79,9 @@ fn main() {
         .expect("seed");
         let advice = db.repo::<Event>().list().index_advice();
         db.batch_execute(&advice.sql).await.expect("index");
-        db.batch_execute("VACUUM ANALYZE keyset_events").await.expect("analyze");
+        db.batch_execute("VACUUM ANALYZE keyset_events")
+            .await
+            .expect("analyze");
         let report = db.verify::<Event>().await.expect("verify");
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
         (database, db)
@@ -112,7 +117,11 @@ fn main() {
         b.iter(|| runtime.block_on(listing.first(BATCH)).expect("batch"))
     });
     group.bench_function(BenchmarkId::new("last", BATCH), |b| {
-        b.iter(|| runtime.block_on(listing.after(&near_end, BATCH)).expect("batch"))
+        b.iter(|| {
+            runtime
+                .block_on(listing.after(&near_end, BATCH))
+                .expect("batch")
+        })
     });
     group.finish();
 
@@ -123,7 +132,11 @@ fn main() {
     group.bench_function(BenchmarkId::new("pgrepo", ROWS), |b| {
         b.iter(|| {
             let n = runtime
-                .block_on(listing.export(BATCH).try_fold(0usize, |n, _| async move { Ok(n + 1) }))
+                .block_on(
+                    listing
+                        .export(BATCH)
+                        .try_fold(0usize, |n, _| async move { Ok(n + 1) }),
+                )
                 .expect("export");
             assert_eq!(n, ROWS as usize);
         })

@@ -49,7 +49,10 @@ async fn naive(db: &Db) -> Result<Loaded, pgrepo::Error> {
     for user in users {
         let mut posts_out = Vec::new();
         for post in db.repo::<Post>().find_by(Post::USER_ID, user.id).await? {
-            let comments = db.repo::<Comment>().find_by(Comment::POST_ID, post.id).await?;
+            let comments = db
+                .repo::<Comment>()
+                .find_by(Comment::POST_ID, post.id)
+                .await?;
             posts_out.push((post, comments));
         }
         out.push((user, posts_out));

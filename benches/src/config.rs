@@ -17,6 +17,18 @@ pub fn quick_mode() -> bool {
         .unwrap_or(false)
 }
 
+/// Whether criterion will measure (rather than test, list or profile): criterion's own rule,
+/// `--bench` present and none of `--test`, `--list`, `--profile-time`. Only a measuring run
+/// records its facts for the report, so a smoke test never overwrites a real run's.
+pub fn measuring() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| {
+        args.iter()
+            .any(|arg| arg == flag || arg.starts_with(&format!("{flag}=")))
+    };
+    has("--bench") && !has("--test") && !has("--list") && !has("--profile-time")
+}
+
 /// Criterion for this run: criterion's defaults (3 s warm-up, 5 s measurement, 100 samples),
 /// or the quick settings; command-line options (`--sample-size`, …) still override both.
 pub fn criterion() -> Criterion {

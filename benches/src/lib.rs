@@ -11,7 +11,9 @@
 //! | --- | --- |
 //! | [`server`] | where the PostgreSQL comes from (`DATABASE_URL` or pgrepo's test kit) |
 //! | [`schema`] | the tables, and seeding them before each workload |
+//! | [`affinity`] | pinning the client and a local server to separate CPUs |
 //! | [`runtime`] | the tokio runtime setups every async implementation shares |
+//! | [`floor_runtime`] | the floor on each runtime setup, to pick the shared one |
 //! | [`model`] | the data every implementation reads and writes, and the checks of its results |
 //! | [`impls`] | one module per implementation, and the one list that registers them |
 //! | [`workloads`] | the criterion groups: timing loops, sizes, throughput |
@@ -22,7 +24,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
+pub mod affinity;
 pub mod config;
+pub mod floor_runtime;
 pub mod impls;
 pub mod meta;
 pub mod model;

@@ -1,5 +1,6 @@
 //! Facts about a run that criterion does not record, kept beside its output for the report:
-//! PostgreSQL's version, the runtime setup, quick or full mode, when the run started and ended.
+//! PostgreSQL's version, the runtime setup, CPU pinning, quick or full mode, when the run
+//! started and ended.
 //!
 //! Also owns where criterion's output is: [`criterion_dir`] follows criterion's own rule, so the
 //! bench and the report agree whether the target directory is `<workspace>/target` or
@@ -77,6 +78,8 @@ pub struct RunMeta {
     pub runtime: String,
     /// Whether `PGREPO_BENCH_QUICK` was set.
     pub quick: bool,
+    /// How client and server were pinned to CPUs ([`crate::affinity`]).
+    pub pinning: String,
     /// The registered implementations, in order.
     pub implementations: Vec<String>,
     /// Unix time the run started.
@@ -96,6 +99,7 @@ impl RunMeta {
             "postgres_version": self.postgres_version,
             "runtime": self.runtime,
             "quick": self.quick,
+            "pinning": self.pinning,
             "implementations": self.implementations,
             "started": self.started,
             "finished": self.finished,
@@ -119,6 +123,7 @@ impl RunMeta {
             postgres_version: text("postgres_version"),
             runtime: text("runtime"),
             quick: value["quick"].as_bool().unwrap_or(false),
+            pinning: text("pinning"),
             implementations: value["implementations"]
                 .as_array()
                 .map(|names| {
@@ -152,6 +157,7 @@ mod tests {
             postgres_version: "PostgreSQL 15.18".into(),
             runtime: "current_thread".into(),
             quick: true,
+            pinning: "client on CPU 0, PostgreSQL on CPU 1 (`taskset`)".into(),
             implementations: vec!["tokio_postgres".into(), "diesel".into()],
             started: 10,
             finished: Some(20),

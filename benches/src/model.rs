@@ -34,7 +34,11 @@ impl HairColors {
     pub fn of(self, i: usize) -> Option<&'static str> {
         match self {
             HairColors::None => None,
-            HairColors::Alternating => Some(if i % 2 == 0 { "black" } else { "brown" }),
+            HairColors::Alternating => Some(if i.is_multiple_of(2) {
+                "black"
+            } else {
+                "brown"
+            }),
             HairColors::Fixed(color) => Some(color),
         }
     }
@@ -221,7 +225,7 @@ where
     check(users.len() == ASSOCIATION_USERS, || {
         format!("loaded {} users", users.len())
     })?;
-    let mut seen = vec![false; ASSOCIATION_USERS];
+    let mut seen = [false; ASSOCIATION_USERS];
     for (user, posts) in tree {
         verify_user(user, HairColors::Alternating)?;
         let slot = seen
@@ -237,10 +241,13 @@ where
             check(post.user_id() == user.id(), || {
                 format!("post {} grouped under user {}", post.id(), user.id())
             })?;
-            check(post.title().ends_with(&format!(" by user {}", user.id())), || {
-                format!("post {} is titled {:?}", post.id(), post.title())
+            check(
+                post.title().ends_with(&format!(" by user {}", user.id())),
+                || format!("post {} is titled {:?}", post.id(), post.title()),
+            )?;
+            check(post.body().is_none(), || {
+                format!("post {} has a body", post.id())
             })?;
-            check(post.body().is_none(), || format!("post {} has a body", post.id()))?;
             check(comments.len() == COMMENTS_PER_POST, || {
                 format!("post {} has {} comments", post.id(), comments.len())
             })?;
@@ -248,9 +255,10 @@ where
                 check(comment.post_id() == post.id(), || {
                     format!("comment {} grouped under post {}", comment.id(), post.id())
                 })?;
-                check(comment.text().ends_with(&format!(" on post {}", post.id())), || {
-                    format!("comment {} reads {:?}", comment.id(), comment.text())
-                })?;
+                check(
+                    comment.text().ends_with(&format!(" on post {}", post.id())),
+                    || format!("comment {} reads {:?}", comment.id(), comment.text()),
+                )?;
             }
         }
     }
@@ -266,6 +274,8 @@ pub fn verify_gets<U: UserRecord>(users: &[U], ids: &[i32], colors: HairColors) 
     let mut wanted = ids.to_vec();
     got.sort_unstable();
     wanted.sort_unstable();
-    check(got == wanted, || format!("got ids {got:?}, wanted {wanted:?}"))?;
+    check(got == wanted, || {
+        format!("got ids {got:?}, wanted {wanted:?}")
+    })?;
     users.iter().try_for_each(|user| verify_user(user, colors))
 }

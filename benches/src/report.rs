@@ -45,7 +45,10 @@ fn subdirectories(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         if entry.file_type()?.is_dir() {
-            found.push((entry.file_name().to_string_lossy().into_owned(), entry.path()));
+            found.push((
+                entry.file_name().to_string_lossy().into_owned(),
+                entry.path(),
+            ));
         }
     }
     Ok(found)
@@ -217,7 +220,7 @@ impl Report {
                 .collect(),
         };
         for (group, functions) in &self.estimates {
-            if group == crate::workloads::FLOOR_RUNTIME_GROUP {
+            if group == crate::floor_runtime::FLOOR_RUNTIME_GROUP {
                 continue;
             }
             for function in functions.keys() {
@@ -237,7 +240,7 @@ impl Report {
             .filter(|name| self.estimates.contains_key(name))
             .collect();
         for group in self.estimates.keys() {
-            if !groups.contains(group) && group != crate::workloads::FLOOR_RUNTIME_GROUP {
+            if !groups.contains(group) && group != crate::floor_runtime::FLOOR_RUNTIME_GROUP {
                 groups.push(group.clone());
             }
         }
@@ -253,7 +256,12 @@ impl Report {
             .flat_map(|functions| functions.values())
             .flat_map(|by_parameter| by_parameter.keys().cloned())
             .collect();
-        parameters.sort_by_key(|parameter| (parameter.parse::<u64>().unwrap_or(u64::MAX), parameter.clone()));
+        parameters.sort_by_key(|parameter| {
+            (
+                parameter.parse::<u64>().unwrap_or(u64::MAX),
+                parameter.clone(),
+            )
+        });
         parameters.dedup();
         parameters
     }
@@ -323,7 +331,11 @@ mod tests {
             r#"{"median":{"point_estimate":50000.0,"standard_error":1.0}}"#,
         )
         .unwrap();
-        std::fs::write(new.join("benchmark.json"), r#"{"throughput":{"Elements":64}}"#).unwrap();
+        std::fs::write(
+            new.join("benchmark.json"),
+            r#"{"throughput":{"Elements":64}}"#,
+        )
+        .unwrap();
         let estimates = read_estimates(&dir).unwrap();
         let estimate = &estimates["get_by_id"]["sqlx"]["1"];
         assert_eq!(estimate.median_ns, 50_000.0);

@@ -3,8 +3,9 @@
 //! Every async implementation (tokio-postgres, pgrepo, diesel-async, SQLx, SeaORM) runs on the
 //! same runtime, built by [`RuntimeSetup::build`]; the timed loop runs inside one `block_on` per
 //! criterion sample. The default is the setup the floor measured fastest on this machine (see
-//! the `floor_runtime` group and README.md); `PGREPO_BENCH_RUNTIME=current_thread|multi_thread`
-//! overrides it.
+//! [`crate::floor_runtime`] and README.md); `PGREPO_BENCH_RUNTIME=current_thread|multi_thread`
+//! overrides it (with `multi_thread` the timed loop stays in `block_on`, connection tasks run on
+//! the workers).
 
 use crate::Result;
 use tokio::runtime::{Builder, Runtime};
@@ -21,9 +22,11 @@ pub enum RuntimeSetup {
 }
 
 impl RuntimeSetup {
-    /// The setup used unless `PGREPO_BENCH_RUNTIME` says otherwise: current-thread, which the
-    /// floor measured as fast as or faster than multi-thread on every single-connection
-    /// workload here (README.md has the numbers).
+    /// The setup used unless `PGREPO_BENCH_RUNTIME` says otherwise: current-thread. In the
+    /// `floor_runtime` group (2 CPUs, client and server pinned apart) the floor was fastest or
+    /// within 3 % of the best on round trips, gets by id and loading 10,000 rows, where the
+    /// multi-thread runtime with the loop in `block_on` was 10–30 % slower; only on 64
+    /// concurrent gets was that setup about 5 % faster. README.md has the numbers.
     pub const DEFAULT: RuntimeSetup = RuntimeSetup::CurrentThread;
 
     /// Both setups, for the `floor_runtime` comparison.

@@ -91,9 +91,11 @@ impl Seeder {
             .await?;
         let (has_users, has_marker): (bool, bool) = (row.get(0), row.get(1));
         if has_users && !has_marker {
-            return Err("the database already has a `users` table that this suite did not create; \
+            return Err(
+                "the database already has a `users` table that this suite did not create; \
                  point DATABASE_URL at a scratch database"
-                .into());
+                    .into(),
+            );
         }
         self.client
             .batch_execute(
@@ -110,6 +112,18 @@ impl Seeder {
     /// On a server error.
     pub async fn server_version(&self) -> Result<String> {
         Ok(self.client.query_one("SELECT version()", &[]).await?.get(0))
+    }
+
+    /// The server process serving this connection (`pg_backend_pid()`).
+    ///
+    /// # Errors
+    /// On a server error.
+    pub async fn backend_pid(&self) -> Result<i32> {
+        Ok(self
+            .client
+            .query_one("SELECT pg_backend_pid()", &[])
+            .await?
+            .get(0))
     }
 
     /// Empties every table and restarts the id sequences.

@@ -18,7 +18,7 @@ use crate::schema::{Dataset, Seeder};
 use crate::server::{start_database, Database};
 use crate::Result;
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, BenchmarkId, Bencher, Criterion, Throughput};
+use criterion::{Bencher, BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use std::cell::Cell;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -36,8 +36,6 @@ pub const GET_BY_ID_USERS: usize = 10_000;
 pub const CONCURRENT_TASKS: usize = 64;
 /// Connections in each implementation's pool for `concurrent_get_by_id`.
 pub const POOL_CONNECTIONS: usize = 8;
-/// Criterion group comparing the floor's runtime setups.
-pub const FLOOR_RUNTIME_GROUP: &str = "floor_runtime";
 
 /// A workload of the suite (a criterion group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +131,7 @@ impl Workload {
 
 /// Ids `1..=count` followed by `1..=window`, so any `window` consecutive ids starting below
 /// `count` are one slice.
-fn id_cycle(count: usize, window: usize) -> Vec<i32> {
+pub(crate) fn id_cycle(count: usize, window: usize) -> Vec<i32> {
     (1..=count as i32).chain(1..=window as i32).collect()
 }
 
@@ -146,6 +144,7 @@ pub struct Suite {
     runtime: Runtime,
     seeded: Cell<Option<(Workload, usize)>>,
     meta: RunMeta,
+    pinning: crate::affinity::Pinning,
 }
 
 impl Suite {
@@ -155,6 +154,8 @@ impl Suite {
     /// # Errors
     /// When any of those fails.
     pub fn start() -> Result<Suite> {
+        // Before any thread exists, so every thread of the run inherits it.
+        let mut pinning = crate::affinity::pin_client();
         let setup = RuntimeSetup::from_env()?;
         let runtime = setup.build()?;
         let (database, seeder) = runtime.block_on(async {
@@ -163,8 +164,10 @@ impl Suite {
             seeder.create_tables().await?;
             Ok::<_, crate::BoxError>((database, seeder))
         })?;
+        pinning.pin_server(runtime.block_on(seeder.backend_pid())?);
         let meta = RunMeta {
             postgres_version: runtime.block_on(seeder.server_version())?,
+            pinning: pinning.describe(),
             runtime: setup.name().to_owned(),
             quick: crate::config::quick_mode(),
             implementations: crate::impls::IMPLEMENTATION_NAMES
@@ -174,10 +177,12 @@ impl Suite {
             started: unix_now(),
             finished: None,
         };
-        meta.write(&criterion_dir())?;
+        if crate::config::measuring() {
+            meta.write(&criterion_dir())?;
+        }
         eprintln!(
-            "pgrepo-benches: {} on {} runtime, implementations {:?}",
-            meta.postgres_version, meta.runtime, meta.implementations
+            "pgrepo-benches: {} on {} runtime; CPU pinning: {}; implementations {:?}",
+            meta.postgres_version, meta.runtime, meta.pinning, meta.implementations
         );
         Ok(Suite {
             seeder,
@@ -185,12 +190,13 @@ impl Suite {
             runtime,
             seeded: Cell::new(None),
             meta,
+            pinning,
         })
     }
 
     /// Runs every group: the floor's runtime comparison, then each workload.
     pub fn run(&self, criterion: &mut Criterion) {
-        self.floor_runtime(criterion);
+        crate::floor_runtime::compare(self, criterion);
         for workload in Workload::ALL {
             let mut group = criterion.benchmark_group(workload.name());
             if let Some(elements) = workload.elements() {
@@ -212,16 +218,21 @@ impl Suite {
         }
     }
 
-    /// Records the end of the run for the report.
+    /// Gives the server its CPUs back and records the end of the run for the report.
     ///
     /// # Errors
     /// When the facts cannot be written.
     pub fn finish(mut self) -> Result<()> {
+        self.pinning.unpin_server();
+        if !crate::config::measuring() {
+            return Ok(());
+        }
         self.meta.finished = Some(unix_now());
         self.meta.write(&criterion_dir())
     }
 
-    fn ensure_seeded(&self, workload: Workload, size: usize) {
+    /// Seeds the tables for (workload, size) unless they already hold that dataset.
+    pub(crate) fn ensure_seeded(&self, workload: Workload, size: usize) {
         if self.seeded.get() != Some((workload, size)) {
             self.runtime
                 .block_on(self.seeder.seed(workload.dataset(size)))
@@ -258,15 +269,30 @@ impl Suite {
             .unwrap_or_else(|error| panic!("{what}: {error}"))
     }
 
-    /// [`time_on`] the shared runtime.
+    /// The database URL every implementation connects to.
+    pub(crate) fn url(&self) -> &str {
+        self.database.url()
+    }
+
+    /// Times `iters` calls of `op` inside one `block_on` on the shared runtime; outputs are
+    /// dropped inside the timing, as criterion's `iter` does.
     fn time<S, T>(
         &self,
         iters: u64,
         state: &mut S,
         what: &str,
-        op: impl AsyncFnMut(&mut S, u64) -> Result<T>,
+        mut op: impl AsyncFnMut(&mut S, u64) -> Result<T>,
     ) -> Duration {
-        time_on(&self.runtime, iters, state, what, op)
+        self.runtime.block_on(async {
+            let start = Instant::now();
+            for i in 0..iters {
+                match op(state, i).await {
+                    Ok(output) => drop(black_box(output)),
+                    Err(error) => panic!("{what}: {error}"),
+                }
+            }
+            start.elapsed()
+        })
     }
 
     fn round_trip(&self, group: &mut BenchmarkGroup<'_, WallTime>) {
@@ -287,104 +313,6 @@ impl Suite {
             });
         });
     }
-
-    /// The floor on both runtime setups, each with its connections on that runtime.
-    fn floor_runtime(&self, criterion: &mut Criterion) {
-        let mut group = criterion.benchmark_group(FLOOR_RUNTIME_GROUP);
-        let ids = id_cycle(GET_BY_ID_USERS, CONCURRENT_TASKS);
-        let n = GET_BY_ID_USERS as u64;
-        for setup in RuntimeSetup::ALL {
-            let runtime = setup.build().expect("building a tokio runtime");
-            // Declared after the runtime, so its connections are dropped first.
-            let mut floor: Option<Floor> = None;
-            let mut bench = FloorBench {
-                suite: self,
-                group: &mut group,
-                runtime: &runtime,
-                setup,
-                floor: &mut floor,
-            };
-            bench.run("round_trip", 1, async |(single, _), _| single.select_one().await);
-            bench.run("get_by_id", 1, async |(single, _), i| {
-                single.get_by_id(ids[(i % n) as usize]).await
-            });
-            bench.run("trivial_query_10000", 1, async |(single, _), _| {
-                single.trivial_query().await
-            });
-            bench.run(
-                "concurrent_get_by_id",
-                CONCURRENT_TASKS as u64,
-                async |(_, pool), i| {
-                    let from = (i * CONCURRENT_TASKS as u64 % n) as usize;
-                    TokioPostgres::concurrent_get_by_id(pool, &ids[from..from + CONCURRENT_TASKS])
-                        .await
-                },
-            );
-        }
-        group.finish();
-    }
-}
-
-/// The floor's single connection and its 8 clients, on one runtime.
-type Floor = (TokioPostgres, <TokioPostgres as Implementation>::Pool);
-
-/// Benchmarks of the floor on one runtime setup, in the `floor_runtime` group.
-struct FloorBench<'a, 'g, 'c> {
-    suite: &'a Suite,
-    group: &'g mut BenchmarkGroup<'c, WallTime>,
-    runtime: &'a Runtime,
-    setup: RuntimeSetup,
-    floor: &'a mut Option<Floor>,
-}
-
-impl FloorBench<'_, '_, '_> {
-    fn run<T>(
-        &mut self,
-        name: &str,
-        elements: u64,
-        mut op: impl AsyncFnMut(&mut Floor, u64) -> Result<T>,
-    ) {
-        let (suite, runtime, setup) = (self.suite, self.runtime, self.setup);
-        let floor = &mut *self.floor;
-        let what = format!("{FLOOR_RUNTIME_GROUP} {} {name}", setup.name());
-        self.group.throughput(Throughput::Elements(elements));
-        self.group
-            .bench_function(BenchmarkId::new(setup.name(), name), |b| {
-                let floor = floor.get_or_insert_with(|| {
-                    suite.ensure_seeded(Workload::GetById, 1);
-                    runtime
-                        .block_on(async {
-                            let url = suite.database.url();
-                            let single = TokioPostgres::connect(url).await?;
-                            let pool = TokioPostgres::connect_pool(url, POOL_CONNECTIONS).await?;
-                            Ok::<_, crate::BoxError>((single, pool))
-                        })
-                        .unwrap_or_else(|error| panic!("{what}: {error}"))
-                });
-                b.iter_custom(|iters| time_on(runtime, iters, floor, &what, &mut op));
-            });
-    }
-}
-
-/// Times `iters` calls of `op` inside one `block_on` on `runtime`; outputs are dropped inside
-/// the timing, as criterion's `iter` does.
-fn time_on<S, T>(
-    runtime: &Runtime,
-    iters: u64,
-    state: &mut S,
-    what: &str,
-    mut op: impl AsyncFnMut(&mut S, u64) -> Result<T>,
-) -> Duration {
-    runtime.block_on(async {
-        let start = Instant::now();
-        for i in 0..iters {
-            match op(state, i).await {
-                Ok(output) => drop(black_box(output)),
-                Err(error) => panic!("{what}: {error}"),
-            }
-        }
-        start.elapsed()
-    })
 }
 
 fn check_eq<T: PartialEq + std::fmt::Debug>(got: T, wanted: T) -> Result<()> {
@@ -409,9 +337,9 @@ impl ImplementationVisitor for Measure<'_, '_, '_> {
         let what = format!("{} {} {size}", I::NAME, workload.name());
         let id = BenchmarkId::new(I::NAME, size);
         match workload {
-            Workload::TrivialQuery => single::<I, _>(self, id, &what, async |imp, _| {
-                imp.trivial_query().await
-            }),
+            Workload::TrivialQuery => {
+                single::<I, _>(self, id, &what, async |imp, _| imp.trivial_query().await)
+            }
             Workload::MediumComplexQuery => single::<I, _>(self, id, &what, async |imp, _| {
                 imp.medium_complex_query().await
             }),
@@ -473,10 +401,9 @@ impl ImplementationVisitor for Measure<'_, '_, '_> {
                         let at = offset;
                         offset += iters;
                         suite.time(iters, pool, &what, async |pool, i| {
-                            let from = ((at + i) * CONCURRENT_TASKS as u64
-                                % GET_BY_ID_USERS as u64) as usize;
-                            I::concurrent_get_by_id(pool, &ids[from..from + CONCURRENT_TASKS])
-                                .await
+                            let from = ((at + i) * CONCURRENT_TASKS as u64 % GET_BY_ID_USERS as u64)
+                                as usize;
+                            I::concurrent_get_by_id(pool, &ids[from..from + CONCURRENT_TASKS]).await
                         })
                     });
                 });
@@ -488,8 +415,11 @@ impl ImplementationVisitor for Measure<'_, '_, '_> {
 
 /// Connects `I` for a single-connection workload and checks that workload's result once.
 fn prepare_single<I: Implementation>(suite: &Suite, workload: Workload, size: usize) -> I {
-    suite.prepare::<I, I>(workload, size, I::connect, async |imp: &mut I| {
-        match workload {
+    suite.prepare::<I, I>(
+        workload,
+        size,
+        I::connect,
+        async |imp: &mut I| match workload {
             Workload::TrivialQuery => {
                 model::verify_users(&imp.trivial_query().await?, size, HairColors::None)
             }
@@ -510,8 +440,8 @@ fn prepare_single<I: Implementation>(suite: &Suite, workload: Workload, size: us
                 model::verify_users(&loaded, size, HairColors::Fixed("hair_color"))
             }
             Workload::ConcurrentGetById | Workload::RoundTrip => Ok(()),
-        }
-    })
+        },
+    )
 }
 
 /// A single-connection workload whose iterations need nothing but the connection.

@@ -21,7 +21,9 @@ fn run() -> pgrepo_benches::Result<()> {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--criterion-dir" => criterion = args.next().ok_or("--criterion-dir needs a path")?.into(),
+            "--criterion-dir" => {
+                criterion = args.next().ok_or("--criterion-dir needs a path")?.into()
+            }
             "--out" => out = args.next().ok_or("--out needs a path")?.into(),
             other => return Err(format!("unknown argument {other:?}").into()),
         }

@@ -2,18 +2,21 @@
 //!
 //! Each implementation is one module here with one type implementing [`Implementation`]; the
 //! suite measures every registered type on every workload, in the order of the list in
-//! [`for_each_implementation`]. Adding one (pgrepo's goes in `pgrepo_impl.rs`) is that file plus
-//! one line in the list below.
+//! [`for_each_implementation`]. Adding one (pgrepo's goes in `pgrepo_impl.rs`) is that file, its
+//! `pub mod` line and one line in the `implementations!` list below.
 
 use crate::model::{CommentRecord, NewUser, PostRecord, UserRecord, UserTree};
 use crate::Result;
 
-mod diesel_async_impl;
-mod diesel_impl;
+// One module per implementation (declared here, not by the macro below, so `cargo fmt`
+// reaches them), and the helpers some of them share.
+pub mod diesel_async_impl;
+pub mod diesel_impl;
 mod diesel_schema;
+pub mod pgrepo_impl;
 mod sea_orm_entities;
-mod sea_orm_impl;
-mod sqlx_impl;
+pub mod sea_orm_impl;
+pub mod sqlx_impl;
 pub mod tokio_postgres_impl;
 
 /// Registers every implementation: one line each; criterion measures them in this order.
@@ -31,7 +34,7 @@ macro_rules! implementations {
 
 implementations! {
     tokio_postgres_impl::TokioPostgres,
-    // pgrepo_impl::Pgrepo,  <- add `mod pgrepo_impl;` above and uncomment this line
+    pgrepo_impl::Pgrepo,
     diesel_impl::Diesel,
     diesel_async_impl::DieselAsync,
     sqlx_impl::Sqlx,

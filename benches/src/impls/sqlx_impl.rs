@@ -128,7 +128,11 @@ impl Implementation for Sqlx {
         insert.push_values(users, |mut row, user| {
             row.push_bind(&user.name).push_bind(&user.hair_color);
         });
-        Ok(insert.build().execute(&mut self.conn).await?.rows_affected())
+        Ok(insert
+            .build()
+            .execute(&mut self.conn)
+            .await?
+            .rows_affected())
     }
 
     async fn loading_associations(&mut self) -> Result<Vec<UserTree<User, Post, Comment>>> {
@@ -150,14 +154,20 @@ impl Implementation for Sqlx {
         .fetch_all(&mut self.conn)
         .await?;
 
-        let post_index: HashMap<i32, usize> =
-            post_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let post_index: HashMap<i32, usize> = post_ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect();
         let mut comments_by_post: Vec<Vec<Comment>> = posts.iter().map(|_| Vec::new()).collect();
         for comment in comments {
             comments_by_post[post_index[&comment.post_id]].push(comment);
         }
-        let user_index: HashMap<i32, usize> =
-            user_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let user_index: HashMap<i32, usize> = user_ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect();
         let mut tree: Vec<UserTree<User, Post, Comment>> =
             users.into_iter().map(|user| (user, Vec::new())).collect();
         for (post, comments) in posts.into_iter().zip(comments_by_post) {

@@ -90,7 +90,10 @@ fn insert_sql(rows: usize) -> String {
     let values: Vec<String> = (0..rows)
         .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
         .collect();
-    format!("INSERT INTO users (name, hair_color) VALUES {}", values.join(", "))
+    format!(
+        "INSERT INTO users (name, hair_color) VALUES {}",
+        values.join(", ")
+    )
 }
 
 fn user(row: &Row) -> User {
@@ -224,14 +227,20 @@ impl Implementation for TokioPostgres {
             .try_collect()
             .await?;
 
-        let post_index: HashMap<i32, usize> =
-            post_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let post_index: HashMap<i32, usize> = post_ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect();
         let mut comments_by_post: Vec<Vec<Comment>> = posts.iter().map(|_| Vec::new()).collect();
         for comment in comments {
             comments_by_post[post_index[&comment.post_id]].push(comment);
         }
-        let user_index: HashMap<i32, usize> =
-            user_ids.iter().enumerate().map(|(i, &id)| (id, i)).collect();
+        let user_index: HashMap<i32, usize> = user_ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect();
         let mut tree: Vec<UserTree<User, Post, Comment>> =
             users.into_iter().map(|user| (user, Vec::new())).collect();
         for (post, comments) in posts.into_iter().zip(comments_by_post) {
@@ -241,7 +250,9 @@ impl Implementation for TokioPostgres {
     }
 
     async fn get_by_id(&mut self, id: i32) -> Result<User> {
-        Ok(user(&self.client.query_one(&self.user_by_id, &[&id]).await?))
+        Ok(user(
+            &self.client.query_one(&self.user_by_id, &[&id]).await?,
+        ))
     }
 
     async fn connect_pool(url: &str, connections: usize) -> Result<Clients> {

@@ -3,8 +3,9 @@
 
 use super::{format_duration, Report, FLOOR};
 use crate::config::{QUICK_MEASUREMENT, QUICK_SAMPLES, QUICK_WARM_UP};
+use crate::floor_runtime::{FLOOR_RUNTIME_GROUP, PLACEMENTS};
 use crate::meta::format_utc;
-use crate::workloads::{Workload, FLOOR_RUNTIME_GROUP};
+use crate::workloads::Workload;
 use std::fmt::Write;
 
 fn workload(group: &str) -> Option<Workload> {
@@ -27,7 +28,9 @@ fn cell(report: &Report, group: &str, function: &str, parameter: &str) -> String
 
 fn run_facts(report: &Report, out: &mut String) {
     let Some(meta) = &report.meta else {
-        out.push_str("No run facts found (`pgrepo-bench-meta.json`): the bench did not record them.\n\n");
+        out.push_str(
+            "No run facts found (`pgrepo-bench-meta.json`): the bench did not record them.\n\n",
+        );
         return;
     };
     let mode = if meta.quick {
@@ -49,13 +52,17 @@ fn run_facts(report: &Report, out: &mut String) {
     };
     let _ = writeln!(out, "| run | |\n| --- | --- |");
     let _ = writeln!(out, "| started | {} |", format_utc(meta.started));
-    let _ = writeln!(out, "| took | {took} (whole suite, setup and analysis included) |");
+    let _ = writeln!(
+        out,
+        "| took | {took} (seeding, connecting, measuring and analysis; compiling excluded) |"
+    );
     let _ = writeln!(out, "| mode | {mode} |");
     let _ = writeln!(
         out,
         "| runtime of every async implementation | `{}` |",
         meta.runtime
     );
+    let _ = writeln!(out, "| CPU pinning | {} |", meta.pinning);
     let _ = writeln!(out, "| PostgreSQL | {} |", meta.postgres_version);
     out.push('\n');
 }
@@ -67,7 +74,10 @@ fn machine_and_versions(report: &Report, out: &mut String) {
     let _ = writeln!(out, "| CPU model | {} |", machine.cpu_model);
     let _ = writeln!(out, "| memory | {} |", machine.memory);
     out.push('\n');
-    let _ = writeln!(out, "| crate | version (workspace `Cargo.lock`) |\n| --- | --- |");
+    let _ = writeln!(
+        out,
+        "| crate | version (workspace `Cargo.lock`) |\n| --- | --- |"
+    );
     for (name, version) in &report.versions {
         let _ = writeln!(out, "| `{name}` | {version} |");
     }
@@ -95,12 +105,16 @@ fn workload_tables(report: &Report, out: &mut String) {
         let known = workload(&group);
         let with_round_trip = known.is_some_and(|w| w != Workload::RoundTrip)
             && round_trip.is_some()
-            && report
-                .parameters(&group)
-                .iter()
-                .any(|p| p.parse().is_ok_and(|size| known.is_some_and(|w| w.is_single_row(size))));
+            && report.parameters(&group).iter().any(|p| {
+                p.parse()
+                    .is_ok_and(|size| known.is_some_and(|w| w.is_single_row(size)))
+            });
         let _ = writeln!(out, "### {group}\n");
-        let mut header = String::from("| size |");
+        let mut header = String::from(if known.is_some() {
+            "| size |"
+        } else {
+            "| parameter |"
+        });
         let mut rule = String::from("| ---: |");
         for name in &present {
             let _ = write!(header, " `{name}` |");
@@ -134,38 +148,61 @@ fn workload_tables(report: &Report, out: &mut String) {
 }
 
 fn floor_runtime_table(report: &Report, out: &mut String) {
-    let Some(setups) = report.estimates.get(FLOOR_RUNTIME_GROUP) else {
+    let Some(measured) = report.estimates.get(FLOOR_RUNTIME_GROUP) else {
         return;
     };
-    let (current, multi) = ("current_thread", "multi_thread");
+    let base = PLACEMENTS[0].name;
+    let others = &PLACEMENTS[1..];
     let _ = writeln!(
         out,
         "## The floor's runtime setup\n\n\
-         tokio-postgres on a current-thread runtime (connection tasks on the benchmark's thread) \
-         and on a multi-thread runtime (connection tasks on the workers), same data \
-         (10,000 users). The faster setup is the suite's default for every async \
-         implementation.\n\n\
-         | benchmark | `{current}` | `{multi}` | multi / current |\n| --- | ---: | ---: | ---: |"
+         tokio-postgres on each runtime setup, with its own connections on that runtime and the \
+         same data (10,000 users). `current_thread`: the timed loop and the connection tasks \
+         share one thread. `multi_thread`: the loop in `block_on` on the calling thread, the \
+         connection tasks on the workers (as `diesel_bench` runs its async peers). \
+         `multi_thread_spawned`: the loop as a task on a worker, as a server's handler runs. \
+         The ratio columns divide by `{base}`; the suite runs every async implementation on \
+         the fastest setup.\n"
     );
-    let mut names: Vec<&String> = setups.values().flat_map(|by| by.keys()).collect();
+    let mut header = String::from("| benchmark |");
+    let mut rule = String::from("| --- |");
+    for placement in PLACEMENTS {
+        let _ = write!(header, " `{}` |", placement.name);
+        rule.push_str(" ---: |");
+    }
+    for placement in others {
+        let _ = write!(header, " {} / {base} |", placement.name);
+        rule.push_str(" ---: |");
+    }
+    let _ = writeln!(out, "{header}\n{rule}");
+    let mut names: Vec<&String> = measured.values().flat_map(|by| by.keys()).collect();
     names.sort();
     names.dedup();
     for name in names {
-        let get = |setup: &str| report.estimate(FLOOR_RUNTIME_GROUP, setup, name);
-        let show = |setup: &str| {
-            get(setup).map_or("–".to_owned(), |e| {
-                let mut text = format_duration(e.median_ns);
-                if e.elements.is_some_and(|n| n > 1) {
-                    let _ = write!(text, "<br>{:.0} /s", e.elements_per_second().unwrap_or(0.0));
+        let get = |placement: &str| report.estimate(FLOOR_RUNTIME_GROUP, placement, name);
+        let mut row = format!("| {name} |");
+        for placement in PLACEMENTS {
+            match get(placement.name) {
+                Some(estimate) => {
+                    let _ = write!(row, " {}", format_duration(estimate.median_ns));
+                    if estimate.elements.is_some_and(|n| n > 1) {
+                        let rate = estimate.elements_per_second().unwrap_or(0.0);
+                        let _ = write!(row, "<br>{rate:.0} /s");
+                    }
+                    row.push_str(" |");
                 }
-                text
-            })
-        };
-        let ratio = match (get(current), get(multi)) {
-            (Some(c), Some(m)) => format!("{:.2}", m.median_ns / c.median_ns),
-            _ => "–".into(),
-        };
-        let _ = writeln!(out, "| {name} | {} | {} | {ratio} |", show(current), show(multi));
+                None => row.push_str(" – |"),
+            }
+        }
+        for placement in others {
+            match (get(base), get(placement.name)) {
+                (Some(b), Some(p)) => {
+                    let _ = write!(row, " {:.2} |", p.median_ns / b.median_ns);
+                }
+                _ => row.push_str(" – |"),
+            }
+        }
+        let _ = writeln!(out, "{row}");
     }
     out.push('\n');
 }

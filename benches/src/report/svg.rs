@@ -38,19 +38,29 @@ fn axis_max(max: f64) -> f64 {
 
 /// The chart as an SVG document.
 pub fn ratios_svg(report: &Report) -> String {
+    let groups = report.groups();
+    // Implementations with at least one ratio (groups without the floor have none).
     let implementations: Vec<String> = report
         .implementations()
         .into_iter()
         .filter(|name| name != FLOOR)
+        .filter(|name| {
+            groups.iter().any(|group| {
+                report
+                    .parameters(group)
+                    .iter()
+                    .any(|parameter| report.ratio(group, name, parameter).is_some())
+            })
+        })
         .collect();
     // (label, [(implementation index, ratio)])
     let mut rows: Vec<(String, Vec<(usize, f64)>)> = Vec::new();
-    for group in report.groups() {
-        for parameter in report.parameters(&group) {
+    for group in &groups {
+        for parameter in report.parameters(group) {
             let bars: Vec<(usize, f64)> = implementations
                 .iter()
                 .enumerate()
-                .filter_map(|(i, name)| Some((i, report.ratio(&group, name, &parameter)?)))
+                .filter_map(|(i, name)| Some((i, report.ratio(group, name, &parameter)?)))
                 .collect();
             if !bars.is_empty() {
                 rows.push((format!("{group} / {parameter}"), bars));

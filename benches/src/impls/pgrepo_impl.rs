@@ -1,0 +1,150 @@
+//! pgrepo, as an application would use it: derived entities, the generated repository,
+//! relations for the associations, `query_as` for the hand-written join.
+//!
+//! The single-connection workloads run on a pool of one connection (so every statement is
+//! prepared once on it, like the floor's); the concurrent workload on a pool of 8.
+
+use super::Implementation;
+use crate::model::{NewUser, UserTree};
+use crate::Result;
+use futures_util::future::try_join_all;
+use pgrepo::{Db, Entity};
+
+/// A `users` row.
+#[derive(Debug, Clone, Entity)]
+#[pgrepo(table = "users", new_struct = "UserInsert")]
+pub struct User {
+    /// `users.id`.
+    #[pgrepo(id, generated)]
+    pub id: i32,
+    /// `users.name`.
+    pub name: String,
+    /// `users.hair_color`.
+    pub hair_color: Option<String>,
+}
+
+/// A `posts` row.
+#[derive(Debug, Clone, Entity)]
+#[pgrepo(table = "posts")]
+pub struct Post {
+    /// `posts.id`.
+    #[pgrepo(id, generated)]
+    pub id: i32,
+    /// `posts.user_id`.
+    #[pgrepo(belongs_to = User)]
+    pub user_id: i32,
+    /// `posts.title`.
+    pub title: String,
+    /// `posts.body`.
+    pub body: Option<String>,
+}
+
+/// A `comments` row.
+#[derive(Debug, Clone, Entity)]
+#[pgrepo(table = "comments")]
+pub struct Comment {
+    /// `comments.id`.
+    #[pgrepo(id, generated)]
+    pub id: i32,
+    /// `comments.post_id`.
+    #[pgrepo(belongs_to = Post)]
+    pub post_id: i32,
+    /// `comments.text`.
+    pub text: String,
+}
+
+crate::impl_records!(User, Post, Comment);
+
+const USERS_WITH_POSTS: &str =
+    "SELECT u.id, u.name, u.hair_color, p.id, p.user_id, p.title, p.body \
+     FROM users AS u LEFT JOIN posts AS p ON u.id = p.user_id WHERE u.hair_color = $1";
+
+/// A pool of one connection.
+#[derive(Debug)]
+pub struct Pgrepo {
+    db: Db,
+}
+
+impl Implementation for Pgrepo {
+    const NAME: &'static str = "pgrepo";
+    type User = User;
+    type Post = Post;
+    type Comment = Comment;
+    type Pool = Db;
+
+    async fn connect(url: &str) -> Result<Self> {
+        let db = Db::builder(url)?.max_size(1).connect().await?;
+        Ok(Pgrepo { db })
+    }
+
+    async fn trivial_query(&mut self) -> Result<Vec<User>> {
+        Ok(self.db.repo::<User>().all().await?)
+    }
+
+    async fn medium_complex_query(&mut self) -> Result<Vec<(User, Option<Post>)>> {
+        Ok(self.db.query_as(USERS_WITH_POSTS, &[&"black"]).await?)
+    }
+
+    async fn insert_users(&mut self, users: &[NewUser]) -> Result<u64> {
+        let rows: Vec<UserInsert> = users
+            .iter()
+            .map(|u| UserInsert {
+                name: u.name.clone(),
+                hair_color: u.hair_color.clone(),
+            })
+            .collect();
+        Ok(self.db.repo::<User>().insert_many_count(&rows).await?)
+    }
+
+    async fn loading_associations(&mut self) -> Result<Vec<UserTree<User, Post, Comment>>> {
+        let users = self.db.repo::<User>().all().await?;
+        let posts = self.db.repo::<Post>().children(Post::USER, &users).await?;
+        let flat: Vec<Post> = posts.iter().flatten().cloned().collect();
+        let mut comments = self
+            .db
+            .repo::<Comment>()
+            .children(Comment::POST, &flat)
+            .await?
+            .into_iter();
+        Ok(users
+            .into_iter()
+            .zip(posts)
+            .map(|(user, posts)| {
+                let with_comments = posts
+                    .into_iter()
+                    .map(|post| (post, comments.next().unwrap_or_default()))
+                    .collect();
+                (user, with_comments)
+            })
+            .collect())
+    }
+
+    async fn get_by_id(&mut self, id: i32) -> Result<User> {
+        self.db
+            .repo::<User>()
+            .get(id)
+            .await?
+            .ok_or_else(|| format!("no user {id}").into())
+    }
+
+    async fn connect_pool(url: &str, connections: usize) -> Result<Db> {
+        let db = Db::builder(url)?.max_size(connections).build()?;
+        // Open every connection before measuring, as the other implementations do.
+        let warm: Vec<_> = (0..connections).map(|_| db.begin()).collect();
+        for tx in try_join_all(warm).await? {
+            tx.rollback().await?;
+        }
+        Ok(db)
+    }
+
+    async fn concurrent_get_by_id(pool: &Db, ids: &[i32]) -> Result<Vec<User>> {
+        let users = pool.repo::<User>();
+        let gets = ids.iter().map(|&id| async move {
+            users
+                .get(id)
+                .await?
+                .ok_or_else(|| crate::BoxError::from(format!("no user {id}")))
+        });
+        try_join_all(gets).await
+    }
+}
