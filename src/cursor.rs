@@ -491,7 +491,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             .query_map(
                 statement,
                 &self.params(values, &limit),
-                crate::repo::decode::<E>,
+                &crate::repo::decode::<E>,
             )
             .await
     }

@@ -14,7 +14,7 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::entity::{Entity, FromRow};
 use crate::error::{Error, Result};
-use crate::executor::{execute_on, query_map_on, Executor, Params, Retry, Sealed};
+use crate::executor::{execute_on, query_map_on, Decode, Executor, Params, Retry, Sealed};
 use crate::repo::Repo;
 use crate::statements::Statement;
 use crate::tx::Tx;
@@ -213,7 +213,11 @@ impl Db {
     ///
     /// # Errors
     /// [`Error::ColumnMismatch`] when the query's columns do not fit `T`; driver errors.
-    pub async fn query_as<T: FromRow + Send>(&self, sql: &str, params: Params<'_>) -> Result<Vec<T>> {
+    pub async fn query_as<T: FromRow + Send>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<T>> {
         let conn = self.connection().await?;
         crate::raw::query_as_on(&conn, sql, params, Retry::OnSchemaChange).await
     }
@@ -285,7 +289,7 @@ impl Executor for Db {
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-        decode: fn(Row) -> Result<T>,
+        decode: Decode<'a, T>,
     ) -> BoxFuture<'a, Result<Vec<T>>> {
         Box::pin(async move {
             let conn = self.connection().await?;

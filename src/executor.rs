@@ -23,6 +23,9 @@ use crate::statements::Statement;
 /// Parameters of one statement execution.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+/// Decodes one row as it arrives.
+pub type Decode<'a, T> = &'a (dyn Fn(Row) -> Result<T> + Sync);
+
 mod sealed {
     pub trait Sealed {}
 }
@@ -43,7 +46,7 @@ pub trait Executor: Sealed + Send + Sync {
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-        decode: fn(Row) -> Result<T>,
+        decode: Decode<'a, T>,
     ) -> BoxFuture<'a, Result<Vec<T>>>;
 
     /// Runs `statement` and returns its rows.
@@ -56,7 +59,7 @@ pub trait Executor: Sealed + Send + Sync {
         statement: &'a Statement,
         params: Params<'a>,
     ) -> BoxFuture<'a, Result<Vec<Row>>> {
-        self.query_map(statement, params, Ok)
+        self.query_map(statement, params, &Ok)
     }
 
     /// Runs `statement` and returns the number of rows it affected.
@@ -77,7 +80,7 @@ impl<X: Executor> Executor for &X {
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-        decode: fn(Row) -> Result<T>,
+        decode: Decode<'a, T>,
     ) -> BoxFuture<'a, Result<Vec<T>>> {
         (**self).query_map(statement, params, decode)
     }
@@ -151,7 +154,7 @@ fn slice_iter<'a>(
 /// Rows decoded by `decode` as they arrive.
 struct QueryMap<'p, T> {
     params: Params<'p>,
-    decode: fn(Row) -> Result<T>,
+    decode: Decode<'p, T>,
     /// For hand-written SQL: the column count `decode` reads, and the type it decodes into,
     /// checked against the prepared statement before it runs.
     expect_columns: Option<(usize, &'static str)>,
@@ -278,12 +281,12 @@ async fn with_statement<A: Attempt>(
 }
 
 /// Runs a statement on one connection, decoding each row as it arrives.
-pub(crate) async fn query_map_on<T: Send>(
+pub(crate) async fn query_map_on<'a, T: Send>(
     client: &ClientWrapper,
     statement: &Statement,
     params: Params<'_>,
     retry: Retry,
-    decode: fn(Row) -> Result<T>,
+    decode: Decode<'a, T>,
 ) -> Result<Vec<T>> {
     let attempt = QueryMap {
         params,
@@ -295,12 +298,12 @@ pub(crate) async fn query_map_on<T: Send>(
 
 /// As [`query_map_on`], first checking that the statement returns `columns` columns (the
 /// width of `target`).
-pub(crate) async fn query_map_checked_on<T: Send>(
+pub(crate) async fn query_map_checked_on<'a, T: Send>(
     client: &ClientWrapper,
     statement: &Statement,
     params: Params<'_>,
     retry: Retry,
-    decode: fn(Row) -> Result<T>,
+    decode: Decode<'a, T>,
     (columns, target): (usize, &'static str),
 ) -> Result<Vec<T>> {
     let attempt = QueryMap {
@@ -318,7 +321,7 @@ pub(crate) async fn query_on(
     params: Params<'_>,
     retry: Retry,
 ) -> Result<Vec<Row>> {
-    query_map_on(client, statement, params, retry, Ok).await
+    query_map_on(client, statement, params, retry, &Ok).await
 }
 
 /// Runs a statement on one connection and returns the affected row count.

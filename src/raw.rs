@@ -27,7 +27,7 @@ pub(crate) async fn query_as_on<T: FromRow + Send>(
         &statement(sql, "query_as"),
         params,
         retry,
-        crate::repo::decode::<T>,
+        &crate::repo::decode::<T>,
         (T::COLUMN_COUNT, std::any::type_name::<T>()),
     )
     .await

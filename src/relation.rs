@@ -73,7 +73,7 @@ impl<'x, C: Entity, X: Executor> Repo<'x, C, X> {
         keys: &[K],
     ) -> Result<HashMap<K, Vec<C>>>
     where
-        K: ToSql + for<'a> FromSql<'a> + Eq + Hash + Sync,
+        K: ToSql + for<'a> FromSql<'a> + Eq + Hash + Send + Sync,
     {
         let mut groups: HashMap<K, Vec<C>> = HashMap::new();
         if keys.is_empty() {
@@ -81,13 +81,16 @@ impl<'x, C: Entity, X: Executor> Repo<'x, C, X> {
         }
         let column = lookup.column();
         let def = lookup.column_def();
+        let decode = |row: tokio_postgres::Row| -> Result<(K, C)> {
+            let key: K = crate::__private::get(&row, column, C::TABLE, def)?;
+            Ok((key, C::from_row(&row)?))
+        };
         let rows = self
             .executor()
-            .run(&lookup_statements(lookup).find_any, &[&keys])
+            .query_map(&lookup_statements(lookup).find_any, &[&keys], &decode)
             .await?;
-        for row in &rows {
-            let key: K = crate::__private::get(row, column, C::TABLE, def)?;
-            groups.entry(key).or_default().push(C::from_row(row)?);
+        for (key, child) in rows {
+            groups.entry(key).or_default().push(child);
         }
         // Ordered here rather than by the server: rows usually arrive in key order already,
         // which the sort detects in one pass.
@@ -98,19 +101,21 @@ impl<'x, C: Entity, X: Executor> Repo<'x, C, X> {
     }
 
     /// The children of each parent through `relation`, aligned with `parents` (one `Vec` per
-    /// parent, ordered by the child's primary key), in one statement.
+    /// parent, in the iterator's order, each ordered by the child's primary key), in one
+    /// statement. `parents` may be any iterator of references, e.g. every post of every user
+    /// (`by_user.iter().flatten()`) when loading the next level.
     ///
     /// # Errors
     /// Driver and pool errors.
-    pub async fn children<P: Entity>(
+    pub async fn children<'p, P: Entity + 'p>(
         &self,
         relation: BelongsTo<C, P>,
-        parents: &[P],
+        parents: impl IntoIterator<Item = &'p P>,
     ) -> Result<Vec<Vec<C>>>
     where
         P::Id: for<'a> FromSql<'a>,
     {
-        let keys: Vec<P::Id> = parents.iter().map(|p| p.id().clone()).collect();
+        let keys: Vec<P::Id> = parents.into_iter().map(|p| p.id().clone()).collect();
         let mut groups = self.find_grouped(relation.lookup(), &keys).await?;
         Ok(keys
             .iter()

@@ -74,7 +74,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         statement: &Statement,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<E>> {
-        let rows = self.exec.query_map(statement, params, decode::<E>).await?;
+        let rows = self.exec.query_map(statement, params, &decode::<E>).await?;
         Ok(rows.into_iter().next())
     }
 
@@ -83,7 +83,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         statement: &Statement,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<E>> {
-        self.exec.query_map(statement, params, decode::<E>).await
+        self.exec.query_map(statement, params, &decode::<E>).await
     }
 
     async fn required(&self, statement: &Statement, params: &[&(dyn ToSql + Sync)]) -> Result<E> {

@@ -7,11 +7,10 @@ use std::fmt;
 use std::sync::Mutex;
 
 use futures_util::future::BoxFuture;
-use tokio_postgres::Row;
 
 use crate::entity::Entity;
 use crate::error::{Error, Result};
-use crate::executor::{Executor, Params, Sealed};
+use crate::executor::{Decode, Executor, Params, Sealed};
 use crate::repo::Repo;
 use crate::statements::{Shape, Statement};
 
@@ -151,7 +150,7 @@ impl<X: Executor> Executor for Strict<X> {
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-        decode: fn(Row) -> Result<T>,
+        decode: Decode<'a, T>,
     ) -> BoxFuture<'a, Result<Vec<T>>> {
         Box::pin(async move {
             self.record(statement)?;

@@ -10,7 +10,7 @@ use tokio_postgres::Row;
 
 use crate::entity::{Entity, FromRow};
 use crate::error::{Error, Result};
-use crate::executor::{execute_on, query_map_on, Executor, Params, Retry, Sealed};
+use crate::executor::{execute_on, query_map_on, Decode, Executor, Params, Retry, Sealed};
 use crate::repo::Repo;
 use crate::statements::Statement;
 
@@ -91,7 +91,11 @@ impl Tx {
     ///
     /// # Errors
     /// [`Error::ColumnMismatch`] when the query's columns do not fit `T`; driver errors.
-    pub async fn query_as<T: FromRow + Send>(&self, sql: &str, params: Params<'_>) -> Result<Vec<T>> {
+    pub async fn query_as<T: FromRow + Send>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<T>> {
         crate::raw::query_as_on(self.conn(), sql, params, Retry::Never).await
     }
 
@@ -134,7 +138,7 @@ impl Executor for Tx {
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
-        decode: fn(Row) -> Result<T>,
+        decode: Decode<'a, T>,
     ) -> BoxFuture<'a, Result<Vec<T>>> {
         Box::pin(
             async move { query_map_on(self.conn(), statement, params, Retry::Never, decode).await },

@@ -82,10 +82,9 @@ async fn loader(db: &Db) -> Result<Loaded, pgrepo::Error> {
 async fn relations(db: &Db) -> Result<Loaded, pgrepo::Error> {
     let users = db.repo::<User>().list().first(USERS).await?.items;
     let posts = db.repo::<Post>().children(Post::USER, &users).await?;
-    let flat: Vec<Post> = posts.iter().flatten().cloned().collect();
     let mut comments = db
         .repo::<Comment>()
-        .children(Comment::POST, &flat)
+        .children(Comment::POST, posts.iter().flatten())
         .await?
         .into_iter();
     Ok(users

@@ -99,11 +99,10 @@ impl Implementation for Pgrepo {
     async fn loading_associations(&mut self) -> Result<Vec<UserTree<User, Post, Comment>>> {
         let users = self.db.repo::<User>().all().await?;
         let posts = self.db.repo::<Post>().children(Post::USER, &users).await?;
-        let flat: Vec<Post> = posts.iter().flatten().cloned().collect();
         let mut comments = self
             .db
             .repo::<Comment>()
-            .children(Comment::POST, &flat)
+            .children(Comment::POST, posts.iter().flatten())
             .await?
             .into_iter();
         Ok(users
