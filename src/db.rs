@@ -1,13 +1,12 @@
-//! [`Db`]: the pool-backed entry point. Each statement borrows a pooled connection for just as
-//! long as it runs; transactions hold one for their whole life ([`Tx`](crate::Tx)).
+//! [`Db`]: the pool-backed entry point. Each autocommit statement borrows a connection for just
+//! as long as it runs (see `pool`); transactions hold one for their whole life
+//! ([`Tx`](crate::Tx)).
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
-};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use futures_util::future::BoxFuture;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -15,6 +14,7 @@ use tokio_postgres::{NoTls, Row};
 use crate::entity::{Entity, FromRow};
 use crate::error::{Error, Result};
 use crate::executor::{execute_on, query_map_on, Decode, Executor, Params, Retry, Sealed};
+use crate::pool::{AutoConn, Connections};
 use crate::repo::Repo;
 use crate::statements::Statement;
 use crate::tx::Tx;
@@ -26,6 +26,7 @@ pub struct DbBuilder {
     max_size: usize,
     wait_timeout: Duration,
     connect_timeout: Duration,
+    pipelining: bool,
 }
 
 impl DbBuilder {
@@ -39,6 +40,14 @@ impl DbBuilder {
     /// [`Error::PoolTimeout`] (default: 5 s).
     pub fn wait_timeout(mut self, timeout: Duration) -> Self {
         self.wait_timeout = timeout;
+        self
+    }
+
+    /// Whether autocommit statements, when every connection is busy, are pipelined on the
+    /// least busy connection already running autocommit statements instead of waiting for a
+    /// free one (default: on). Transactions always get a connection of their own.
+    pub fn pipelining(mut self, pipelining: bool) -> Self {
+        self.pipelining = pipelining;
         self
     }
 
@@ -81,7 +90,10 @@ impl DbBuilder {
             .recycle_timeout(Some(self.connect_timeout))
             .build()
             .map_err(|e| Error::Pool(e.to_string()))?;
-        Ok(Db::from_pool(pool))
+        Ok(Db::with_connections(Connections::new(
+            pool,
+            self.pipelining,
+        )))
     }
 }
 
@@ -94,18 +106,12 @@ pub struct Db {
 }
 
 struct DbInner {
-    pool: Pool,
+    connections: Connections,
 }
 
 impl fmt::Debug for Db {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let status = self.inner.pool.status();
-        f.debug_struct("Db")
-            .field("max_size", &status.max_size)
-            .field("size", &status.size)
-            .field("available", &status.available)
-            .field("waiting", &status.waiting)
-            .finish()
+        f.debug_tuple("Db").field(&self.inner.connections).finish()
     }
 }
 
@@ -132,20 +138,25 @@ impl Db {
             max_size: 16,
             wait_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
+            pipelining: true,
         })
     }
 
     /// Wraps an existing deadpool-postgres pool. Give it a wait timeout, or callers wait
     /// forever when it is exhausted.
     pub fn from_pool(pool: Pool) -> Db {
+        Db::with_connections(Connections::new(pool, true))
+    }
+
+    fn with_connections(connections: Connections) -> Db {
         Db {
-            inner: Arc::new(DbInner { pool }),
+            inner: Arc::new(DbInner { connections }),
         }
     }
 
     /// The underlying pool.
     pub fn pool(&self) -> &Pool {
-        &self.inner.pool
+        self.inner.connections.pool()
     }
 
     /// The repository of entity `E`, running each statement on a pooled connection.
@@ -218,7 +229,7 @@ impl Db {
         sql: &str,
         params: Params<'_>,
     ) -> Result<Vec<T>> {
-        let conn = self.connection().await?;
+        let conn = self.autocommit().await?;
         crate::raw::query_as_on(&conn, sql, params, Retry::OnSchemaChange).await
     }
 
@@ -227,7 +238,7 @@ impl Db {
     /// # Errors
     /// Driver errors, [`Error::PoolTimeout`].
     pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        let conn = self.connection().await?;
+        let conn = self.autocommit().await?;
         crate::raw::query_on(&conn, sql, params, Retry::OnSchemaChange).await
     }
 
@@ -236,7 +247,7 @@ impl Db {
     /// # Errors
     /// Driver errors, [`Error::PoolTimeout`].
     pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        let conn = self.connection().await?;
+        let conn = self.autocommit().await?;
         crate::raw::execute_on(&conn, sql, params, Retry::OnSchemaChange).await
     }
 
@@ -246,40 +257,20 @@ impl Db {
     /// # Errors
     /// Driver errors, [`Error::PoolTimeout`].
     pub async fn batch_execute(&self, sql: &str) -> Result<()> {
-        let conn = self.connection().await?;
+        let conn = self.autocommit().await?;
         conn.batch_execute(sql)
             .await
             .map_err(|e| Error::from_driver(e, "(batch)", "batch_execute"))
     }
 
-    /// Borrows a pooled connection, mapping pool failures to typed errors.
+    /// Borrows a pooled connection of its own (for a transaction).
     pub(crate) async fn connection(&self) -> Result<Object> {
-        let started = Instant::now();
-        self.inner
-            .pool
-            .get()
-            .await
-            .map_err(|e| pool_error(&self.inner.pool, e, started))
+        self.inner.connections.exclusive().await
     }
-}
 
-fn pool_error(pool: &Pool, error: PoolError, started: Instant) -> Error {
-    match error {
-        PoolError::Timeout(_) => {
-            let status = pool.status();
-            Error::PoolTimeout {
-                max_size: status.max_size,
-                in_use: status.size.saturating_sub(status.available),
-                waiting: status.waiting,
-                waited_ms: started.elapsed().as_millis() as u64,
-            }
-        }
-        PoolError::Backend(source) => Error::Connect { source },
-        PoolError::Closed => Error::Pool("the pool is closed".into()),
-        PoolError::NoRuntimeSpecified => {
-            Error::Pool("no runtime specified for the pool's timeouts".into())
-        }
-        PoolError::PostCreateHook(e) => Error::Pool(format!("post-create hook failed: {e}")),
+    /// A connection for one autocommit statement (see `pool`).
+    pub(crate) async fn autocommit(&self) -> Result<AutoConn<'_>> {
+        self.inner.connections.autocommit().await
     }
 }
 
@@ -292,7 +283,7 @@ impl Executor for Db {
         decode: Decode<'a, T>,
     ) -> BoxFuture<'a, Result<Vec<T>>> {
         Box::pin(async move {
-            let conn = self.connection().await?;
+            let conn = self.autocommit().await?;
             query_map_on(&conn, statement, params, Retry::OnSchemaChange, decode).await
         })
     }
@@ -303,7 +294,7 @@ impl Executor for Db {
         params: Params<'a>,
     ) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
-            let conn = self.connection().await?;
+            let conn = self.autocommit().await?;
             execute_on(&conn, statement, params, Retry::OnSchemaChange).await
         })
     }

@@ -56,6 +56,7 @@ mod error;
 mod executor;
 mod loader;
 mod param_array;
+mod pool;
 mod raw;
 mod relation;
 mod repo;

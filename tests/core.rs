@@ -589,3 +589,44 @@ async fn bulk_insert_without_returning_and_loading_everything() {
     assert!(matches!(err, Error::UniqueViolation { .. }), "{err}");
     assert_eq!(users.count().await.unwrap(), 250);
 }
+
+#[tokio::test]
+async fn a_saturated_pool_pipelines_autocommit_statements_and_returns_every_connection() {
+    let t = fresh_with("pipelining", |b| b.max_size(2)).await;
+    let users = t.db.repo::<User>();
+    let ids: Vec<i64> = users
+        .insert_many(&(0..64).map(new_user).collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    // A transaction holds one of the two connections throughout.
+    let tx = t.db.begin().await.unwrap();
+    tx.repo::<User>().insert(&new_user(100)).await.unwrap();
+    let results = futures_util::future::join_all(ids.iter().map(|&id| users.get(id))).await;
+    for (id, result) in ids.iter().zip(results) {
+        assert_eq!(
+            result.unwrap().map(|u| u.id),
+            Some(*id),
+            "each caller gets its own row"
+        );
+    }
+    let backends =
+        t.db.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_type = 'client backend'",
+            &[],
+        )
+        .await
+        .unwrap()[0]
+            .get::<_, i64>(0);
+    assert!(backends <= 2, "never more than the pool's size: {backends}");
+    tx.rollback().await.unwrap();
+    // Every connection went back to the pool: two transactions can start at once.
+    let status = t.db.pool().status();
+    assert_eq!(status.available, status.size, "{status:?}");
+    let (a, b) = (t.db.begin().await.unwrap(), t.db.begin().await.unwrap());
+    a.rollback().await.unwrap();
+    b.rollback().await.unwrap();
+}
