@@ -138,8 +138,11 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     /// # Errors
     /// As [`Repo::insert`]; nothing is inserted when any row is rejected.
     pub async fn insert_many(&self, rows: &[E::New]) -> Result<Vec<E>> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
+        match rows {
+            [] => return Ok(Vec::new()),
+            // One row: plain VALUES costs the server less than unnesting arrays.
+            [row] => return Ok(vec![self.insert(row).await?]),
+            _ => {}
         }
         let arrays = column_arrays::<E>(rows);
         self.all_of(&E::statements().insert_many, &array_params(&arrays))
@@ -152,8 +155,16 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     /// # Errors
     /// As [`Repo::insert`]; nothing is inserted when any row is rejected.
     pub async fn insert_many_count(&self, rows: &[E::New]) -> Result<u64> {
-        if rows.is_empty() {
-            return Ok(0);
+        match rows {
+            [] => return Ok(0),
+            [row] => {
+                let params = insert_params::<E>(row);
+                return self
+                    .exec
+                    .run_execute(&E::statements().insert_count, &params)
+                    .await;
+            }
+            _ => {}
         }
         let arrays = column_arrays::<E>(rows);
         self.exec

@@ -135,6 +135,7 @@ pub struct EntityStatements {
     pub(crate) insert: Statement,
     pub(crate) insert_many: Statement,
     pub(crate) insert_many_count: Statement,
+    pub(crate) insert_count: Statement,
     pub(crate) update: Option<Statement>,
     pub(crate) upsert: Option<Statement>,
     pub(crate) delete: Statement,
@@ -180,27 +181,32 @@ impl EntityStatements {
         );
 
         let insertable: Vec<&ColumnDef> = columns.iter().filter(|c| !c.generated).collect();
-        let insert = if insertable.is_empty() {
-            Statement::new(
-                format!("INSERT INTO {table} DEFAULT VALUES{returning}"),
-                vec![],
-                tname,
-                "insert",
-                Shape::Write,
-            )
-        } else {
-            let placeholders = placeholders(insertable.len());
-            Statement::new(
-                format!(
-                    "INSERT INTO {table} ({}) VALUES ({placeholders}){returning}",
-                    column_list(insertable.iter().copied(), "")
-                ),
-                insertable.iter().map(|c| c.pg_type.clone()).collect(),
-                tname,
-                "insert",
-                Shape::Write,
-            )
+        let values = |returning: &str, label| {
+            if insertable.is_empty() {
+                Statement::new(
+                    format!("INSERT INTO {table} DEFAULT VALUES{returning}"),
+                    vec![],
+                    tname,
+                    label,
+                    Shape::Write,
+                )
+            } else {
+                Statement::new(
+                    format!(
+                        "INSERT INTO {table} ({}) VALUES ({}){returning}",
+                        column_list(insertable.iter().copied(), ""),
+                        placeholders(insertable.len())
+                    ),
+                    insertable.iter().map(|c| c.pg_type.clone()).collect(),
+                    tname,
+                    label,
+                    Shape::Write,
+                )
+            }
         };
+        let insert = values(&returning, "insert");
+        // One row: VALUES costs the server less than unnesting one-element arrays.
+        let insert_count = values("", "insert_many_count");
         let unnest = |returning: &str, label| {
             Statement::new(
                 format!(
@@ -348,6 +354,7 @@ impl EntityStatements {
             insert,
             insert_many,
             insert_many_count,
+            insert_count,
             update,
             upsert,
             delete,

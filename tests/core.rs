@@ -584,6 +584,13 @@ async fn bulk_insert_without_returning_and_loading_everything() {
         all.iter().map(|u| u.email.clone()).collect::<Vec<_>>(),
         new.iter().map(|u| u.email.clone()).collect::<Vec<_>>()
     );
+    // One row takes the single-row statement; the result is the same.
+    assert_eq!(users.insert_many_count(&[new_user(1000)]).await.unwrap(), 1);
+    let one = users.insert_many(&[new_user(1001)]).await.unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].email, "user1001@example.com");
+    users.delete_many(&[one[0].id]).await.unwrap();
+    assert!(users.delete(all.last().unwrap().id + 1).await.unwrap());
     // A rejected row rejects the whole statement: nothing is half-inserted.
     let err = users.insert_many_count(&new[..3]).await.unwrap_err();
     assert!(matches!(err, Error::UniqueViolation { .. }), "{err}");
