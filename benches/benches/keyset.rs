@@ -49,26 +49,16 @@ async fn cursor_at(listing: &Listing<'_, Event, Db>, depth: usize) -> Cursor {
 
 fn main() {
     let mut criterion: Criterion = pgrepo_benches::config::criterion();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (database, db) = runtime.block_on(async {
-        let database = pgrepo_benches::server::start_database()
-            .await
-            .expect("database");
-        let db = Db::connect(database.url()).await.expect("connect");
-        db.batch_execute(
-            "DROP TABLE IF EXISTS keyset_events;
+    let (runtime, database, db) = pgrepo_benches::server::pgrepo_setup(
+        "DROP TABLE IF EXISTS keyset_events;
              CREATE TABLE keyset_events (
                 id BIGSERIAL PRIMARY KEY,
                 account INTEGER NOT NULL,
                 kind TEXT NOT NULL,
                 created_at BIGINT NOT NULL
              );",
-        )
-        .await
-        .expect("schema");
+    );
+    runtime.block_on(async {
         // Many duplicate timestamps (10 rows per value) so the tiebreaker matters.
         db.execute(
             "INSERT INTO keyset_events (account, kind, created_at) \
@@ -84,7 +74,6 @@ fn main() {
             .expect("analyze");
         let report = db.verify::<Event>().await.expect("verify");
         assert!(report.warnings.is_empty(), "{:?}", report.warnings);
-        (database, db)
     });
     let repo = db.repo::<Event>();
     let listing = repo.list().max_page_size(BATCH);

@@ -109,17 +109,8 @@ fn check(loaded: &Loaded) {
 
 fn main() {
     let mut criterion: Criterion = pgrepo_benches::config::criterion();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let (database, db) = runtime.block_on(async {
-        let database = pgrepo_benches::server::start_database()
-            .await
-            .expect("database");
-        let db = Db::connect(database.url()).await.expect("connect");
-        db.batch_execute(
-            "DROP TABLE IF EXISTS nplus_comments, nplus_posts, nplus_users;
+    let (runtime, database, db) = pgrepo_benches::server::pgrepo_setup(
+        "DROP TABLE IF EXISTS nplus_comments, nplus_posts, nplus_users;
              CREATE TABLE nplus_users (id SERIAL PRIMARY KEY, name VARCHAR NOT NULL, hair_color VARCHAR);
              CREATE TABLE nplus_posts (id SERIAL PRIMARY KEY,
                 user_id INTEGER NOT NULL REFERENCES nplus_users, title VARCHAR NOT NULL, body TEXT);
@@ -137,11 +128,9 @@ fn main() {
                 SELECT p.id, 'Comment ' || c || ' on ' || p.title
                 FROM nplus_posts p, generate_series(0, 9) c ORDER BY p.id, c;
              ANALYZE;",
-        )
-        .await
-        .expect("seed");
+    );
+    runtime.block_on(async {
         db.verify::<(User, Post, Comment)>().await.expect("verify");
-        (database, db)
     });
     check(&runtime.block_on(naive(&db)).expect("naive"));
     check(&runtime.block_on(loader(&db)).expect("loader"));

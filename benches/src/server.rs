@@ -47,3 +47,22 @@ pub async fn start_database() -> Result<Database> {
         _guard: Some(Box::new(database)),
     })
 }
+
+/// For the pgrepo-only benches: a current-thread runtime, the run's database, a pgrepo `Db` on
+/// it, and `schema` (`;`-separated statements) applied.
+///
+/// # Panics
+/// When the runtime, the database or the schema cannot be set up: a bench cannot run then.
+pub fn pgrepo_setup(schema: &str) -> (tokio::runtime::Runtime, Database, pgrepo::Db) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (database, db) = runtime.block_on(async {
+        let database = start_database().await.expect("database");
+        let db = pgrepo::Db::connect(database.url()).await.expect("connect");
+        db.batch_execute(schema).await.expect("schema");
+        (database, db)
+    });
+    (runtime, database, db)
+}
