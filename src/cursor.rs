@@ -609,7 +609,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     pub async fn explain_after(&self, cursor: &Cursor, n: usize) -> Result<String> {
         let values = self.decode(cursor)?;
         let after = &self.statements().after;
-        let explain = Statement::new(
+        let explain = Statement::ad_hoc(
             format!("EXPLAIN {}", after.sql),
             after.types.clone(),
             E::TABLE,

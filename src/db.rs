@@ -284,7 +284,7 @@ impl Executor for Db {
     ) -> BoxFuture<'a, Result<Vec<T>>> {
         Box::pin(async move {
             let conn = self.autocommit().await?;
-            query_map_on(&conn, statement, params, Retry::OnSchemaChange, decode).await
+            query_map_on(&*conn, statement, params, Retry::OnSchemaChange, decode).await
         })
     }
 
@@ -295,7 +295,7 @@ impl Executor for Db {
     ) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move {
             let conn = self.autocommit().await?;
-            execute_on(&conn, statement, params, Retry::OnSchemaChange).await
+            execute_on(&*conn, statement, params, Retry::OnSchemaChange).await
         })
     }
 }

@@ -133,6 +133,35 @@ impl RowCount for u64 {
     }
 }
 
+/// A connection and its statement caches: the driver's, keyed by SQL text and parameter types,
+/// and (for connections serving autocommit statements, `pool::LaneConn`) pgrepo's own, a slot
+/// per [`Statement`] built once per process, which costs an index instead of hashing the SQL.
+pub(crate) trait Conn: Sync {
+    /// The connection.
+    fn client(&self) -> &ClientWrapper;
+
+    /// The statement's prepared form from the connection's own cache, if it has one.
+    fn cached(&self, _statement: &Statement) -> Option<tokio_postgres::Statement> {
+        None
+    }
+
+    /// Keeps the prepared form in the connection's own cache.
+    fn remember(&self, _statement: &Statement, _prepared: &tokio_postgres::Statement) {}
+
+    /// Drops the statement from every cache of the connection (its plan went stale).
+    fn forget(&self, statement: &Statement) {
+        self.client()
+            .statement_cache
+            .remove(&statement.sql, &statement.types);
+    }
+}
+
+impl Conn for ClientWrapper {
+    fn client(&self) -> &ClientWrapper {
+        self
+    }
+}
+
 /// One way of running a prepared statement: decode rows, or count them.
 trait Attempt: Sync {
     type Output: RowCount + Send;
@@ -212,23 +241,31 @@ impl Attempt for Execute<'_> {
     }
 }
 
-async fn run_once<A: Attempt>(
-    client: &ClientWrapper,
+async fn run_once<A: Attempt, C: Conn + ?Sized>(
+    conn: &C,
     statement: &Statement,
     attempt: &A,
 ) -> std::result::Result<A::Output, Failure> {
-    let prepared = client
-        .prepare_typed_cached(&statement.sql, &statement.types)
-        .await
-        .map_err(Failure::Driver)?;
+    let client = conn.client();
+    let prepared = match conn.cached(statement) {
+        Some(prepared) => prepared,
+        None => {
+            // Boxed: rare, and its future would otherwise enlarge every statement's.
+            let prepared = Box::pin(client.prepare_typed_cached(&statement.sql, &statement.types))
+                .await
+                .map_err(Failure::Driver)?;
+            conn.remember(statement, &prepared);
+            prepared
+        }
+    };
     attempt.run(client, &prepared).await
 }
 
 /// Prepares `statement` through the connection's cache and runs `attempt` with it, inside the
 /// statement's span. A plan invalidated by a schema change is dropped from the cache and, when
 /// `retry` allows, prepared again and retried once.
-async fn with_statement<A: Attempt>(
-    client: &ClientWrapper,
+async fn with_statement<A: Attempt, C: Conn + ?Sized>(
+    conn: &C,
     statement: &Statement,
     retry: Retry,
     attempt: A,
@@ -245,19 +282,17 @@ async fn with_statement<A: Attempt>(
         Failure::Driver(e) => Error::from_driver(e, statement.table, statement.label),
         Failure::Decode(e) => e,
     };
-    let result = async {
-        match run_once(client, statement, &attempt).await {
+    let run = async {
+        match run_once(conn, statement, &attempt).await {
             Err(Failure::Driver(e)) if is_stale_plan(&e) => {
-                client
-                    .statement_cache
-                    .remove(&statement.sql, &statement.types);
+                conn.forget(statement);
                 match retry {
                     Retry::OnSchemaChange => {
                         tracing::debug!(
                             statement = statement.label,
                             "re-preparing after schema change"
                         );
-                        run_once(client, statement, &attempt)
+                        Box::pin(run_once(conn, statement, &attempt))
                             .await
                             .map_err(classify)
                     }
@@ -270,9 +305,13 @@ async fn with_statement<A: Attempt>(
             }
             other => other.map_err(classify),
         }
-    }
-    .instrument(span.clone())
-    .await;
+    };
+    // Entering and leaving a span nobody listens to still costs on every poll.
+    let result = if span.is_disabled() {
+        run.await
+    } else {
+        run.instrument(span.clone()).await
+    };
     if let Some(started) = started {
         span.record("rows", result.as_ref().map_or(0, RowCount::row_count));
         span.record("duration_us", started.elapsed().as_micros() as u64);
@@ -281,8 +320,8 @@ async fn with_statement<A: Attempt>(
 }
 
 /// Runs a statement on one connection, decoding each row as it arrives.
-pub(crate) async fn query_map_on<'a, T: Send>(
-    client: &ClientWrapper,
+pub(crate) async fn query_map_on<'a, T: Send, C: Conn + ?Sized>(
+    conn: &C,
     statement: &Statement,
     params: Params<'_>,
     retry: Retry,
@@ -293,13 +332,13 @@ pub(crate) async fn query_map_on<'a, T: Send>(
         decode,
         expect_columns: None,
     };
-    with_statement(client, statement, retry, attempt).await
+    with_statement(conn, statement, retry, attempt).await
 }
 
 /// As [`query_map_on`], first checking that the statement returns `columns` columns (the
 /// width of `target`).
-pub(crate) async fn query_map_checked_on<'a, T: Send>(
-    client: &ClientWrapper,
+pub(crate) async fn query_map_checked_on<'a, T: Send, C: Conn + ?Sized>(
+    conn: &C,
     statement: &Statement,
     params: Params<'_>,
     retry: Retry,
@@ -311,25 +350,25 @@ pub(crate) async fn query_map_checked_on<'a, T: Send>(
         decode,
         expect_columns: Some((columns, target)),
     };
-    with_statement(client, statement, retry, attempt).await
+    with_statement(conn, statement, retry, attempt).await
 }
 
 /// Runs a statement on one connection and returns its rows.
-pub(crate) async fn query_on(
-    client: &ClientWrapper,
+pub(crate) async fn query_on<C: Conn + ?Sized>(
+    conn: &C,
     statement: &Statement,
     params: Params<'_>,
     retry: Retry,
 ) -> Result<Vec<Row>> {
-    query_map_on(client, statement, params, retry, &Ok).await
+    query_map_on(conn, statement, params, retry, &Ok).await
 }
 
 /// Runs a statement on one connection and returns the affected row count.
-pub(crate) async fn execute_on(
-    client: &ClientWrapper,
+pub(crate) async fn execute_on<C: Conn + ?Sized>(
+    conn: &C,
     statement: &Statement,
     params: Params<'_>,
     retry: Retry,
 ) -> Result<u64> {
-    with_statement(client, statement, retry, Execute { params }).await
+    with_statement(conn, statement, retry, Execute { params }).await
 }

@@ -13,7 +13,7 @@ use crate::statements::{Shape, Statement};
 const TABLE: &str = "(query)";
 
 fn statement(sql: &str, label: &'static str) -> Statement {
-    Statement::new(sql, Vec::new(), TABLE, label, Shape::Rows)
+    Statement::ad_hoc(sql, Vec::new(), TABLE, label, Shape::Rows)
 }
 
 pub(crate) async fn query_as_on<T: FromRow + Send>(

@@ -4,6 +4,7 @@
 //! the labels tracing, errors and strict mode report. Nothing here talks to a server.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio_postgres::types::Type;
 
@@ -20,9 +21,15 @@ pub enum Shape {
     Write,
 }
 
+/// The next [`Statement::id`]; 0 is never handed out.
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
 /// A statement with its parameter types: prepared once per connection and reused.
 #[derive(Debug, Clone)]
 pub struct Statement {
+    /// Its slot in a connection's own statement cache (`pool::LaneConn`); 0 for ad hoc
+    /// statements, which only the driver's cache (keyed by SQL text) keeps.
+    pub(crate) id: u32,
     pub(crate) sql: String,
     pub(crate) types: Vec<Type>,
     pub(crate) table: &'static str,
@@ -31,7 +38,9 @@ pub struct Statement {
 }
 
 impl Statement {
-    /// A statement on `table`, labelled `label` in traces and errors.
+    /// A statement on `table`, labelled `label` in traces and errors. Build it once and keep
+    /// it (the repository builds each entity's statements once per process): each one gets its
+    /// own slot in every connection's statement cache.
     pub fn new(
         sql: impl Into<String>,
         types: Vec<Type>,
@@ -40,6 +49,21 @@ impl Statement {
         shape: Shape,
     ) -> Self {
         Statement {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            ..Statement::ad_hoc(sql, types, table, label, shape)
+        }
+    }
+
+    /// A statement built for one call (hand-written SQL): cached by its text only.
+    pub(crate) fn ad_hoc(
+        sql: impl Into<String>,
+        types: Vec<Type>,
+        table: &'static str,
+        label: &'static str,
+        shape: Shape,
+    ) -> Self {
+        Statement {
+            id: 0,
             sql: sql.into(),
             types,
             table,

@@ -140,9 +140,9 @@ impl Executor for Tx {
         params: Params<'a>,
         decode: Decode<'a, T>,
     ) -> BoxFuture<'a, Result<Vec<T>>> {
-        Box::pin(
-            async move { query_map_on(self.conn(), statement, params, Retry::Never, decode).await },
-        )
+        Box::pin(async move {
+            query_map_on(&**self.conn(), statement, params, Retry::Never, decode).await
+        })
     }
 
     fn run_execute<'a>(
@@ -150,6 +150,6 @@ impl Executor for Tx {
         statement: &'a Statement,
         params: Params<'a>,
     ) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move { execute_on(self.conn(), statement, params, Retry::Never).await })
+        Box::pin(async move { execute_on(&**self.conn(), statement, params, Retry::Never).await })
     }
 }

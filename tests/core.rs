@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pgrepo::{Error, Mismatch};
+use pgrepo::{Db, Error, Mismatch};
 
 use crate::common::*;
 
@@ -630,10 +630,60 @@ async fn a_saturated_pool_pipelines_autocommit_statements_and_returns_every_conn
             .get::<_, i64>(0);
     assert!(backends <= 2, "never more than the pool's size: {backends}");
     tx.rollback().await.unwrap();
-    // Every connection went back to the pool: two transactions can start at once.
-    let status = t.db.pool().status();
-    assert_eq!(status.available, status.size, "{status:?}");
+    // Every connection comes back to whoever waits for one: two transactions can start at once
+    // (the second takes the connection autocommit statements kept), with no pool timeout.
     let (a, b) = (t.db.begin().await.unwrap(), t.db.begin().await.unwrap());
     a.rollback().await.unwrap();
     b.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn autocommit_statements_keep_their_connection_yet_hand_it_back_and_replace_it() {
+    let t = fresh_with("lane", |b| {
+        b.max_size(1).wait_timeout(Duration::from_secs(5))
+    })
+    .await;
+    let users = t.db.repo::<User>();
+    let backend =
+        async || -> i32 { t.db.query("SELECT pg_backend_pid()", &[]).await.unwrap()[0].get(0) };
+    let first = backend().await;
+    let user = users.insert(&new_user(1)).await.unwrap();
+    assert_eq!(
+        users.get(user.id).await.unwrap().map(|u| u.id),
+        Some(user.id)
+    );
+    assert_eq!(
+        backend().await,
+        first,
+        "consecutive statements keep one connection"
+    );
+
+    // The pool's only connection is kept by autocommit statements, yet a transaction gets it,
+    // and an autocommit statement issued meanwhile waits for the commit, then runs.
+    let tx = t.db.begin().await.unwrap();
+    tx.repo::<User>().insert(&new_user(2)).await.unwrap();
+    let (count, committed) = tokio::join!(users.count(), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tx.commit().await
+    });
+    committed.unwrap();
+    assert_eq!(
+        count.unwrap(),
+        2,
+        "the waiting statement ran after the commit"
+    );
+    assert_eq!(backend().await, first);
+
+    // A kept connection the server closed is replaced, not handed to the next statement.
+    let other = Db::connect(&t.database.url()).await.unwrap();
+    let terminated: bool = other
+        .query("SELECT pg_terminate_backend($1)", &[&first])
+        .await
+        .unwrap()[0]
+        .get(0);
+    assert!(terminated);
+    // The client notices the closed socket as soon as its connection task runs.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(users.count().await.unwrap(), 2);
+    assert_ne!(backend().await, first, "a new connection serves statements");
 }

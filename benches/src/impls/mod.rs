@@ -59,7 +59,7 @@ pub trait ImplementationVisitor {
 /// The `async fn`s here are only ever awaited by the suite's own `block_on`, so they need no
 /// `Send` bound.
 #[allow(async_fn_in_trait)]
-pub trait Implementation: Sized {
+pub trait Implementation: Sized + 'static {
     /// Criterion function id and RESULTS.md column: `tokio_postgres`, `pgrepo`, `diesel`, …
     const NAME: &'static str;
     /// A `users` row as this implementation returns it.
