@@ -89,6 +89,40 @@ pub trait Entity: FromRow + Sized + Send + Sync + Unpin + 'static {
 }
 
 /// The values for one `INSERT`: implemented for the `New…` struct `#[derive(Entity)]` generates.
+///
+/// Implement it for a type of your own (a request body, say) to insert from it without copying
+/// its values into the `New…` struct: return the value of each column that is not `generated`,
+/// by its index in [`Entity::columns`] (declaration order of the entity's fields). A value of
+/// the wrong type is a driver error before anything is inserted.
+///
+/// ```
+/// # use pgrepo::{Entity, Insertable};
+/// # use tokio_postgres::types::ToSql;
+/// #[derive(Entity)]
+/// #[pgrepo(table = "users")]
+/// struct User {
+///     #[pgrepo(id, generated)]
+///     id: i64,          // column 0 (generated: never asked for)
+///     name: String,     // column 1
+///     email: String,    // column 2
+/// }
+///
+/// struct SignUp {
+///     email: String,
+///     display_name: String,
+/// }
+///
+/// impl Insertable for SignUp {
+///     type Entity = User;
+///     fn param(&self, column: usize) -> &(dyn ToSql + Sync) {
+///         match column {
+///             1 => &self.display_name,
+///             2 => &self.email,
+///             _ => unreachable!("User has three columns, the first generated"),
+///         }
+///     }
+/// }
+/// ```
 pub trait Insertable: Send + Sync {
     /// The entity this inserts.
     type Entity: Entity;

@@ -124,11 +124,14 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
 
     /// Inserts one row and returns it as stored (with the columns the database filled).
     ///
+    /// `new` is any [`Insertable`] of `E`: the `New…` struct the derive generates, or a type of
+    /// your own implementing it, so values need not be copied into a `New…` first.
+    ///
     /// # Errors
     /// [`Error::UniqueViolation`], [`Error::ForeignKeyViolation`], driver and pool errors.
-    pub async fn insert(&self, new: &E::New) -> Result<E> {
+    pub async fn insert<N: Insertable<Entity = E>>(&self, new: &N) -> Result<E> {
         let statement = &E::statements().insert;
-        let params = insert_params::<E>(new);
+        let params = insert_params(new);
         self.required(statement, &params).await
     }
 
@@ -137,14 +140,14 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     ///
     /// # Errors
     /// As [`Repo::insert`]; nothing is inserted when any row is rejected.
-    pub async fn insert_many(&self, rows: &[E::New]) -> Result<Vec<E>> {
+    pub async fn insert_many<N: Insertable<Entity = E>>(&self, rows: &[N]) -> Result<Vec<E>> {
         match rows {
             [] => return Ok(Vec::new()),
             // One row: plain VALUES costs the server less than unnesting arrays.
             [row] => return Ok(vec![self.insert(row).await?]),
             _ => {}
         }
-        let arrays = column_arrays::<E>(rows);
+        let arrays = column_arrays(rows);
         self.all_of(&E::statements().insert_many, &array_params(&arrays))
             .await
     }
@@ -154,11 +157,11 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     ///
     /// # Errors
     /// As [`Repo::insert`]; nothing is inserted when any row is rejected.
-    pub async fn insert_many_count(&self, rows: &[E::New]) -> Result<u64> {
+    pub async fn insert_many_count<N: Insertable<Entity = E>>(&self, rows: &[N]) -> Result<u64> {
         match rows {
             [] => return Ok(0),
             [row] => {
-                let params = insert_params::<E>(row);
+                let params = insert_params(row);
                 return self
                     .exec
                     .run_execute(&E::statements().insert_count, &params)
@@ -166,7 +169,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
             }
             _ => {}
         }
-        let arrays = column_arrays::<E>(rows);
+        let arrays = column_arrays(rows);
         self.exec
             .run_execute(&E::statements().insert_many_count, &array_params(&arrays))
             .await
@@ -201,7 +204,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     ///
     /// # Errors
     /// Constraint, driver and pool errors.
-    pub async fn upsert(&self, new: &E::New) -> Result<E>
+    pub async fn upsert<N: Insertable<Entity = E>>(&self, new: &N) -> Result<E>
     where
         E: Upsertable,
     {
@@ -210,7 +213,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
             table: E::TABLE,
             statement: "upsert",
         })?;
-        let params = insert_params::<E>(new);
+        let params = insert_params(new);
         self.required(statement, &params).await
     }
 
@@ -326,8 +329,8 @@ pub(crate) fn lookup_statements<E: Entity, K>(lookup: Lookup<E, K>) -> &'static 
 }
 
 /// One array per inserted column, each borrowing that column's value from every row.
-fn column_arrays<E: Entity>(rows: &[E::New]) -> Vec<ParamArray<'_>> {
-    E::columns()
+fn column_arrays<N: Insertable>(rows: &[N]) -> Vec<ParamArray<'_>> {
+    N::Entity::columns()
         .iter()
         .enumerate()
         .filter(|(_, c)| !c.generated)
@@ -339,8 +342,8 @@ fn array_params<'a>(arrays: &'a [ParamArray<'a>]) -> Vec<&'a (dyn ToSql + Sync)>
     arrays.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
 }
 
-fn insert_params<E: Entity>(new: &E::New) -> Vec<&(dyn ToSql + Sync)> {
-    E::columns()
+fn insert_params<N: Insertable>(new: &N) -> Vec<&(dyn ToSql + Sync)> {
+    N::Entity::columns()
         .iter()
         .enumerate()
         .filter(|(_, c)| !c.generated)

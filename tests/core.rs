@@ -139,7 +139,7 @@ async fn insert_many_and_get_many_are_one_statement_each() {
     let some = users.get_many(&[ids[0], -1, ids[999]]).await.unwrap();
     assert_eq!(some.len(), 2);
     assert!(users.get_many(&[]).await.unwrap().is_empty());
-    assert!(users.insert_many(&[]).await.unwrap().is_empty());
+    assert!(users.insert_many::<NewUser>(&[]).await.unwrap().is_empty());
     assert_eq!(users.delete_many(&ids[..10]).await.unwrap(), 10);
     assert_eq!(users.count().await.unwrap(), 990);
 }
@@ -686,4 +686,58 @@ async fn autocommit_statements_keep_their_connection_yet_hand_it_back_and_replac
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(users.count().await.unwrap(), 2);
     assert_ne!(backend().await, first, "a new connection serves statements");
+}
+
+/// A caller's own type, inserted without copying into `NewPost`: borrowed title, no body.
+struct Draft<'a> {
+    author: i64,
+    title: &'a str,
+}
+
+impl pgrepo::Insertable for Draft<'_> {
+    type Entity = Post;
+    fn param(&self, column: usize) -> &(dyn pgrepo::tokio_postgres::types::ToSql + Sync) {
+        const NO_BODY: Option<String> = None;
+        match column {
+            1 => &self.author,
+            2 => &self.title,
+            3 => &NO_BODY,
+            _ => unreachable!("posts has four columns, the first generated"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn rows_insert_from_any_insertable_type() {
+    let t = fresh("insertable").await;
+    let author = t.db.repo::<User>().insert(&new_user(1)).await.unwrap();
+    let posts = t.db.repo::<Post>();
+    let titles = ["first", "second", "third", "fourth", "fifth", "sixth"];
+    let draft = |i: usize| Draft {
+        author: author.id,
+        title: titles[i],
+    };
+    let one = posts.insert(&draft(0)).await.unwrap();
+    let many = posts
+        .insert_many(&[draft(1), draft(2), draft(3)])
+        .await
+        .unwrap();
+    let counted = posts
+        .insert_many_count(&[draft(4), draft(5)])
+        .await
+        .unwrap();
+    assert_eq!(counted, 2);
+    assert_eq!(one.title, "first");
+    let returned: Vec<&str> = many.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(returned, ["second", "third", "fourth"], "input order");
+    let stored = posts.all().await.unwrap();
+    let mut titles_stored: Vec<(&str, i64, Option<&str>)> = stored
+        .iter()
+        .map(|p| (p.title.as_str(), p.user_id, p.body.as_deref()))
+        .collect();
+    titles_stored.sort();
+    let mut expected: Vec<(&str, i64, Option<&str>)> =
+        titles.iter().map(|t| (*t, author.id, None)).collect();
+    expected.sort();
+    assert_eq!(titles_stored, expected);
 }

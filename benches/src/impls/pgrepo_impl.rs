@@ -55,6 +55,19 @@ pub struct Comment {
 
 crate::impl_records!(User, Post, Comment);
 
+// The suite's own `NewUser` inserts as `users` rows directly, as the derive's `UserInsert`
+// would (the diesel implementation writes out its `Insertable` for `NewUser` the same way).
+impl pgrepo::Insertable for NewUser {
+    type Entity = User;
+    fn param(&self, column: usize) -> &(dyn pgrepo::tokio_postgres::types::ToSql + Sync) {
+        match column {
+            1 => &self.name,
+            2 => &self.hair_color,
+            _ => unreachable!("users has three columns, the first generated"),
+        }
+    }
+}
+
 const USERS_WITH_POSTS: &str =
     "SELECT u.id, u.name, u.hair_color, p.id, p.user_id, p.title, p.body \
      FROM users AS u LEFT JOIN posts AS p ON u.id = p.user_id WHERE u.hair_color = $1";
@@ -86,14 +99,7 @@ impl Implementation for Pgrepo {
     }
 
     async fn insert_users(&mut self, users: &[NewUser]) -> Result<u64> {
-        let rows: Vec<UserInsert> = users
-            .iter()
-            .map(|u| UserInsert {
-                name: u.name.clone(),
-                hair_color: u.hair_color.clone(),
-            })
-            .collect();
-        Ok(self.db.repo::<User>().insert_many_count(&rows).await?)
+        Ok(self.db.repo::<User>().insert_many_count(users).await?)
     }
 
     async fn loading_associations(&mut self) -> Result<Vec<UserTree<User, Post, Comment>>> {
