@@ -181,7 +181,12 @@ pub struct Report {
     pub criterion_dir: PathBuf,
     /// Unix time the report was made.
     pub generated: u64,
+    /// The table `interleave` wrote into `criterion_dir`, if it ran ([`INTERLEAVED_FILE`]).
+    pub interleaved: Option<String>,
 }
+
+/// The file in criterion's directory where `src/bin/interleave.rs` leaves its table.
+pub const INTERLEAVED_FILE: &str = "pgrepo-interleaved.md";
 
 impl Report {
     /// Gathers the report from `criterion_dir` and the workspace's `Cargo.lock`.
@@ -206,6 +211,7 @@ impl Report {
             versions,
             criterion_dir: criterion_dir.to_path_buf(),
             generated: crate::meta::unix_now(),
+            interleaved: std::fs::read_to_string(criterion_dir.join(INTERLEAVED_FILE)).ok(),
         })
     }
 

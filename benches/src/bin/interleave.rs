@@ -178,15 +178,16 @@ fn main() -> Result<()> {
         Ok::<_, pgrepo_benches::BoxError>((database, seeder))
     })?;
     pinning.pin_server(runtime.block_on(seeder.backend_pid())?);
-    println!(
-        "interleaved: {} rounds, blocks of ~{} ms; CPU pinning: {}",
+    let mut table = format!(
+        "Run {}: {} rounds, blocks of about {} ms; CPU pinning: {}.\n\n\
+         | workload | size | implementation | median per iteration | paired ratio to floor | \
+         middle half of the ratios |\n| --- | ---: | --- | ---: | ---: | --- |\n",
+        pgrepo_benches::meta::format_utc(pgrepo_benches::meta::unix_now()),
         options.rounds,
         options.block.as_millis(),
         pinning.describe()
     );
-    println!();
-    println!("| workload | size | implementation | median / iteration | paired ratio to floor | ratio IQR |");
-    println!("| --- | ---: | --- | ---: | ---: | --- |");
+    print!("{table}");
     for (workload, size) in cases() {
         let name = workload.name();
         if !options.filter.is_empty()
@@ -249,14 +250,23 @@ fn main() -> Result<()> {
             let ratio = median(&mut ratios);
             let (q1, q3) = (ratios[ratios.len() / 4], ratios[(3 * ratios.len()) / 4]);
             let time = median(&mut times[which].clone());
-            println!(
-                "| {name} | {size} | `{impl_name}` | {} | ×{ratio:.3} | {q1:.3}–{q3:.3} |",
+            let line = format!(
+                "| {name} | {size} | `{impl_name}` | {} | ×{ratio:.3} | {q1:.3}–{q3:.3} |\n",
                 format_time(time)
             );
+            print!("{line}");
+            table.push_str(&line);
         }
         blocks.clear();
     }
     pinning.unpin_server();
+    if options.solo.is_none() {
+        let dir = pgrepo_benches::meta::criterion_dir();
+        std::fs::create_dir_all(&dir)?;
+        let file = dir.join(pgrepo_benches::report::INTERLEAVED_FILE);
+        std::fs::write(&file, table)?;
+        eprintln!("written to {} (the report includes it)", file.display());
+    }
     drop(seeder);
     drop(database);
     Ok(())
