@@ -1,6 +1,6 @@
-//! [`Db`]: the pool-backed entry point. Each autocommit statement borrows a connection for just
-//! as long as it runs (see `pool`); transactions hold one for their whole life
-//! ([`Tx`](crate::Tx)).
+//! [`Db`]: the pool-backed entry point. Autocommit statements run on connections kept out of
+//! the pool between statements while nobody waits for one, and handed back as soon as somebody
+//! does (see `pool`); transactions hold one for their whole life ([`Tx`](crate::Tx)).
 
 use std::fmt;
 use std::sync::Arc;
@@ -155,6 +155,10 @@ impl Db {
     }
 
     /// The underlying pool.
+    ///
+    /// Its status counts the connections serving autocommit statements as in use: a `Db` keeps
+    /// them between statements (which saves a pool checkout and return per statement) and
+    /// hands each back as soon as a transaction or statement waits for the pool.
     pub fn pool(&self) -> &Pool {
         self.inner.connections.pool()
     }

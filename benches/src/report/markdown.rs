@@ -234,9 +234,13 @@ pub fn results_markdown(report: &Report) -> String {
     workload_tables(report, &mut out);
     if let Some(table) = &report.interleaved {
         out.push_str(
-            "## Interleaved comparison of the single-connection workloads
-
-             Criterion measures one implementation after another; on this machine a              single-row workload drifts by up to ±15 % between two of them.              `cargo run -p pgrepo-benches --release --bin interleave` measures every              implementation in alternating blocks instead (same database, data, pinning and              runtime) and gives each one's ratio to the floor *paired by round*, which the              drift cancels out of. Its last output:\n\n",
+            "## Interleaved comparison of the single-connection workloads\n\n\
+             Criterion measures one implementation after another; on this machine a \
+             single-row workload drifts by up to ±15 % between two of them. \
+             `cargo run -p pgrepo-benches --release --bin interleave` measures every \
+             implementation in alternating blocks instead (same database, data, pinning and \
+             runtime) and gives each one's ratio to the floor *paired by round*, which the \
+             drift cancels out of. Its last output:\n\n",
         );
         out.push_str(table.trim_end());
         out.push_str("\n\n");
