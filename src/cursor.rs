@@ -408,7 +408,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             filter: None,
             filter_bytes: None,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
-            secret: None,
+            secret: exec.cursor_secret().cloned(),
         }
     }
 
@@ -440,8 +440,10 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         self
     }
 
-    /// Signs cursors with `secret` (HMAC-SHA256) so clients cannot forge them. Without it,
-    /// cursors are signed with a built-in key: tampering is detected, forging is not prevented.
+    /// Signs this listing's cursors with `secret` (HMAC-SHA256) so clients cannot forge them,
+    /// instead of the `Db`'s ([`DbBuilder::cursor_secret`](crate::DbBuilder::cursor_secret)).
+    /// Without either, cursors are signed with a built-in key: tampering is detected, forging
+    /// is not prevented.
     pub fn secret(mut self, secret: impl Into<Arc<[u8]>>) -> Self {
         self.secret = Some(secret.into());
         self

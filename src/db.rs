@@ -27,6 +27,7 @@ pub struct DbBuilder {
     wait_timeout: Duration,
     connect_timeout: Duration,
     pipelining: bool,
+    cursor_secret: Option<Arc<[u8]>>,
 }
 
 impl DbBuilder {
@@ -48,6 +49,17 @@ impl DbBuilder {
     /// free one (default: on). Transactions always get a connection of their own.
     pub fn pipelining(mut self, pipelining: bool) -> Self {
         self.pipelining = pipelining;
+        self
+    }
+
+    /// The key every listing of this `Db` (and of its transactions) signs its cursors with
+    /// (HMAC-SHA256), so clients can neither forge a cursor nor alter one. Use a random key of
+    /// 32 bytes or more, the same on every instance that serves the same clients. A listing's
+    /// own [`Listing::secret`](crate::Listing::secret) takes precedence. Without either, cursors
+    /// are signed with a key built into pgrepo: alterations are detected, forgeries are not
+    /// prevented.
+    pub fn cursor_secret(mut self, secret: impl Into<Arc<[u8]>>) -> Self {
+        self.cursor_secret = Some(secret.into());
         self
     }
 
@@ -90,10 +102,10 @@ impl DbBuilder {
             .recycle_timeout(Some(self.connect_timeout))
             .build()
             .map_err(|e| Error::Pool(e.to_string()))?;
-        Ok(Db::with_connections(Connections::new(
-            pool,
-            self.pipelining,
-        )))
+        Ok(Db::with_connections(
+            Connections::new(pool, self.pipelining),
+            self.cursor_secret,
+        ))
     }
 }
 
@@ -107,6 +119,7 @@ pub struct Db {
 
 struct DbInner {
     connections: Connections,
+    cursor_secret: Option<Arc<[u8]>>,
 }
 
 impl fmt::Debug for Db {
@@ -139,18 +152,22 @@ impl Db {
             wait_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             pipelining: true,
+            cursor_secret: None,
         })
     }
 
     /// Wraps an existing deadpool-postgres pool. Give it a wait timeout, or callers wait
     /// forever when it is exhausted.
     pub fn from_pool(pool: Pool) -> Db {
-        Db::with_connections(Connections::new(pool, true))
+        Db::with_connections(Connections::new(pool, true), None)
     }
 
-    fn with_connections(connections: Connections) -> Db {
+    fn with_connections(connections: Connections, cursor_secret: Option<Arc<[u8]>>) -> Db {
         Db {
-            inner: Arc::new(DbInner { connections }),
+            inner: Arc::new(DbInner {
+                connections,
+                cursor_secret,
+            }),
         }
     }
 
@@ -184,7 +201,7 @@ impl Db {
     /// [`Error::PoolTimeout`] when no connection is free in time; a driver error if `BEGIN`
     /// fails.
     pub async fn begin(&self) -> Result<Tx> {
-        Tx::begin(self.connection().await?).await
+        Tx::begin(self.connection().await?, self.inner.cursor_secret.clone()).await
     }
 
     /// Runs `body` in a transaction: committed when it returns `Ok`, rolled back when it
@@ -301,5 +318,9 @@ impl Executor for Db {
             let conn = self.autocommit().await?;
             execute_on(&*conn, statement, params, Retry::OnSchemaChange).await
         })
+    }
+
+    fn cursor_secret(&self) -> Option<&Arc<[u8]>> {
+        self.inner.cursor_secret.as_ref()
     }
 }

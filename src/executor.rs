@@ -7,6 +7,7 @@
 //! change.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use deadpool_postgres::ClientWrapper;
@@ -72,6 +73,13 @@ pub trait Executor: Sealed + Send + Sync {
         statement: &'a Statement,
         params: Params<'a>,
     ) -> BoxFuture<'a, Result<u64>>;
+
+    /// The key listings sign their cursors with unless they set their own
+    /// ([`DbBuilder::cursor_secret`](crate::DbBuilder::cursor_secret)).
+    #[doc(hidden)]
+    fn cursor_secret(&self) -> Option<&Arc<[u8]>> {
+        None
+    }
 }
 
 impl<X: Executor> Sealed for &X {}
@@ -91,6 +99,10 @@ impl<X: Executor> Executor for &X {
         params: Params<'a>,
     ) -> BoxFuture<'a, Result<u64>> {
         (**self).run_execute(statement, params)
+    }
+
+    fn cursor_secret(&self) -> Option<&Arc<[u8]>> {
+        (**self).cursor_secret()
     }
 }
 

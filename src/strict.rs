@@ -168,4 +168,8 @@ impl<X: Executor> Executor for Strict<X> {
             self.inner.run_execute(statement, params).await
         })
     }
+
+    fn cursor_secret(&self) -> Option<&std::sync::Arc<[u8]>> {
+        self.inner.cursor_secret()
+    }
 }

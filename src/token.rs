@@ -21,7 +21,8 @@ use crate::error::{Error, Result};
 const VERSION: u8 = 1;
 const MAC_LEN: usize = 16;
 /// Used when a listing has no secret: detects corruption and tampering by anyone who does not
-/// read this source; set [`Listing::secret`](crate::Listing::secret) to prevent forging.
+/// read this source; set [`DbBuilder::cursor_secret`](crate::DbBuilder::cursor_secret) or
+/// [`Listing::secret`](crate::Listing::secret) to prevent forging.
 const BUILTIN_KEY: &[u8] = b"pgrepo cursor integrity key v1";
 
 /// An opaque, URL-safe position in a listing, handed to clients and taken back from them.

@@ -21,6 +21,7 @@ use crate::statements::Statement;
 /// runtime is available), so an abandoned transaction never leaks into another caller.
 pub struct Tx {
     conn: Option<Object>,
+    cursor_secret: Option<std::sync::Arc<[u8]>>,
 }
 
 impl fmt::Debug for Tx {
@@ -34,11 +35,17 @@ impl fmt::Debug for Tx {
 const TX_TABLE: &str = "(transaction)";
 
 impl Tx {
-    pub(crate) async fn begin(conn: Object) -> Result<Tx> {
+    pub(crate) async fn begin(
+        conn: Object,
+        cursor_secret: Option<std::sync::Arc<[u8]>>,
+    ) -> Result<Tx> {
         conn.batch_execute("BEGIN")
             .await
             .map_err(|e| Error::from_driver(e, TX_TABLE, "begin"))?;
-        Ok(Tx { conn: Some(conn) })
+        Ok(Tx {
+            conn: Some(conn),
+            cursor_secret,
+        })
     }
 
     fn conn(&self) -> &Object {
@@ -151,5 +158,9 @@ impl Executor for Tx {
         params: Params<'a>,
     ) -> BoxFuture<'a, Result<u64>> {
         Box::pin(async move { execute_on(&**self.conn(), statement, params, Retry::Never).await })
+    }
+
+    fn cursor_secret(&self) -> Option<&std::sync::Arc<[u8]>> {
+        self.cursor_secret.as_ref()
     }
 }

@@ -328,3 +328,73 @@ async fn export_streams_every_row_in_bounded_batches() {
     let all: Vec<Item> = listing.export(333).try_collect().await.unwrap();
     assert_eq!(all.into_iter().map(|i| i.id).collect::<Vec<_>>(), ids);
 }
+
+#[tokio::test]
+async fn a_db_wide_cursor_secret_signs_every_listing_and_its_transactions() {
+    let t = fresh("keyset_db_secret").await;
+    seed(&t.db, 60).await;
+    let url = t.database.url();
+    let keyed = |secret: &'static [u8]| {
+        let url = url.clone();
+        async move {
+            Db::builder(&url)
+                .unwrap()
+                .cursor_secret(secret)
+                .connect()
+                .await
+                .unwrap()
+        }
+    };
+    let (a, a_again, b) = (
+        keyed(b"instance key A, 32 bytes long...").await,
+        keyed(b"instance key A, 32 bytes long...").await,
+        keyed(b"another key B, 32 bytes long....").await,
+    );
+    let cursor = a
+        .repo::<Item>()
+        .list_by(Item::BY_GRP)
+        .first(10)
+        .await
+        .unwrap()
+        .end_cursor
+        .unwrap();
+    let next = |db: &Db| {
+        let db = db.clone();
+        let cursor = cursor.clone();
+        async move {
+            db.repo::<Item>()
+                .list_by(Item::BY_GRP)
+                .after(&cursor, 10)
+                .await
+        }
+    };
+    // Another instance with the same key accepts it and continues the walk.
+    let page = next(&a_again).await.unwrap();
+    assert_eq!(page.items.len(), 10);
+    // Another key, and the built-in key (a Db without a secret), reject it.
+    for db in [&b, &t.db] {
+        match next(db).await {
+            Err(Error::InvalidCursor { reason }) => {
+                assert!(reason.contains("signature"), "{reason}")
+            }
+            other => panic!("expected InvalidCursor, got {other:?}"),
+        }
+    }
+    // A transaction of the keyed Db signs and checks with the same key.
+    let tx = a.begin().await.unwrap();
+    let in_tx = tx
+        .repo::<Item>()
+        .list_by(Item::BY_GRP)
+        .after(&cursor, 10)
+        .await;
+    assert_eq!(in_tx.unwrap().items, page.items);
+    tx.rollback().await.unwrap();
+    // A listing's own secret takes precedence over the Db's.
+    let own = a
+        .repo::<Item>()
+        .list_by(Item::BY_GRP)
+        .secret(b"listing key".to_vec())
+        .after(&cursor, 10)
+        .await;
+    assert!(matches!(own, Err(Error::InvalidCursor { .. })));
+}
