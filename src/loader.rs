@@ -1,8 +1,9 @@
 //! Batched loaders (DataLoader-style) against N+1: concurrent `load(key)` calls made in the
 //! same scheduling window become one `= ANY($1)` statement.
 //!
-//! The first caller of a window becomes its leader: it yields to the scheduler a few times so
-//! other callers can add their keys, then takes every pending key, runs the batch (split at
+//! The first caller of a window becomes its leader: it yields to the scheduler a few times (and,
+//! with [`LoaderConfig::window`], waits that long) so other callers can add their keys, then
+//! takes every pending key, runs the batch (split at
 //! the cap) through the loader's executor and hands each waiting caller its own result. Keys
 //! are deduplicated and, with the cache on (the default), fetched once per loader: make one
 //! loader per request. If the leader is cancelled, its waiters are released and retry, so
@@ -13,6 +14,7 @@ use std::fmt;
 use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use futures_util::future::{try_join_all, BoxFuture};
 use tokio::sync::oneshot;
@@ -33,6 +35,12 @@ pub struct LoaderConfig {
     pub yields: usize,
     /// Whether results are kept, so a key is fetched once per loader (default true).
     pub cache: bool,
+    /// How long the leader waits, after yielding, for more keys (default zero: yields only).
+    /// Yields coalesce calls polled on the same thread (`join_all`, tasks of a current-thread
+    /// runtime); on a multi-thread runtime, callers running on other workers, or arriving a
+    /// little later (each after its own query), join the batch only within such a window. A
+    /// millisecond or two suits most request handlers; it needs a runtime with timers enabled.
+    pub window: Duration,
 }
 
 impl Default for LoaderConfig {
@@ -41,6 +49,7 @@ impl Default for LoaderConfig {
             max_batch: 1000,
             yields: 4,
             cache: true,
+            window: Duration::ZERO,
         }
     }
 }
@@ -143,6 +152,9 @@ where
         };
         for _ in 0..self.config.yields {
             tokio::task::yield_now().await;
+        }
+        if !self.config.window.is_zero() {
+            tokio::time::sleep(self.config.window).await;
         }
         let batch: Vec<(K, Vec<Waiter<V>>)> = {
             let mut state = lock(&self.state);

@@ -90,6 +90,48 @@ async fn loads_from_spawned_tasks_coalesce_too() {
     assert_eq!(statements_run(&t.db).await, 1);
 }
 
+/// Loads spread over a few milliseconds on a multi-thread runtime, as request handlers issue
+/// them after their own queries: yields alone batch only those that arrive together; a window
+/// batches them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_time_window_batches_loads_from_other_workers_and_later_arrivals() {
+    let t = fresh("loader_window").await;
+    seed(&t.db, 40, 0, 0).await;
+    let staggered = |loader: Arc<Loader<User, Db>>| {
+        let tasks: Vec<_> = (1..=40i64)
+            .map(|id| {
+                let loader = loader.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_micros(250 * id as u64)).await;
+                    (id, loader.load(id).await)
+                })
+            })
+            .collect();
+        async move {
+            for task in tasks {
+                let (id, user) = task.await.unwrap();
+                assert_eq!(user.unwrap().unwrap().id, id);
+            }
+        }
+    };
+
+    reset_stats(&t.db).await;
+    staggered(Arc::new(t.db.loader::<User>())).await;
+    let without_window = statements_run(&t.db).await;
+    assert!(without_window > 1, "arrivals over 10 ms: {without_window}");
+
+    reset_stats(&t.db).await;
+    let windowed = Loader::<User, _>::with_config(
+        t.db.clone(),
+        LoaderConfig {
+            window: std::time::Duration::from_millis(100),
+            ..LoaderConfig::default()
+        },
+    );
+    staggered(Arc::new(windowed)).await;
+    assert_eq!(statements_run(&t.db).await, 1);
+}
+
 #[tokio::test]
 async fn duplicate_missing_and_oversized_batches() {
     let t = fresh("loader_keys").await;
