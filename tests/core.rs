@@ -741,3 +741,28 @@ async fn rows_insert_from_any_insertable_type() {
     expected.sort();
     assert_eq!(titles_stored, expected);
 }
+
+#[tokio::test]
+async fn test_databases_on_a_server_the_kit_did_not_start_are_dropped_with_their_handle() {
+    let shared = pgrepo::testkit::TestCluster::shared().unwrap();
+    let external = pgrepo::testkit::TestCluster::external(&shared.url()).unwrap();
+    let admin = Db::connect(&shared.url()).await.unwrap();
+    let exists = async |name: &str| -> i64 {
+        admin
+            .query(
+                "SELECT count(*) FROM pg_database WHERE datname = $1",
+                &[&name],
+            )
+            .await
+            .unwrap()[0]
+            .get(0)
+    };
+    let database = external.create_database("dropped").await.unwrap();
+    let name = database.name().to_owned();
+    assert_eq!(exists(&name).await, 1);
+    // A connection still open on it does not keep it alive.
+    let open = database.connect().await.unwrap();
+    drop(database);
+    assert_eq!(exists(&name).await, 0);
+    assert!(open.simple_query("SELECT 1").await.is_err());
+}

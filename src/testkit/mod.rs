@@ -37,49 +37,18 @@ use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, NoTls};
 
+mod external;
+mod local;
+
+use external::ExternalServer;
+use local::LocalServer;
+
 /// The superuser `initdb` creates; trust authentication, so no password.
 const SUPERUSER: &str = "postgres";
-/// How often a start is retried because another process took the chosen port meanwhile.
-const PORT_ATTEMPTS: usize = 5;
 /// How many lines of a command's output and of the server log an error shows.
 const LOG_TAIL_LINES: usize = 30;
 /// PostgreSQL truncates longer identifiers (NAMEDATALEN - 1).
 const MAX_IDENTIFIER_LEN: usize = 63;
-/// Where Debian/Ubuntu install the versioned server binaries (`<dir>/<version>/bin`).
-const DEBIAN_LIB_DIR: &str = "/usr/lib/postgresql";
-
-/// Settings appended to `postgresql.conf` (before [`ClusterOptions::extra_conf`] and the port).
-/// Durability is off because the data is thrown away; WAL and replication settings let a
-/// streaming replica be attached; `%d` in the log prefix lets a test filter the shared server's
-/// log by its own database.
-const BASE_CONF: &[&str] = &[
-    "listen_addresses = '127.0.0.1'",
-    "wal_level = replica",
-    "max_wal_senders = 10",
-    "max_replication_slots = 10",
-    "hot_standby = on",
-    "shared_preload_libraries = 'pg_stat_statements'",
-    "pg_stat_statements.max = 10000",
-    "fsync = off",
-    "synchronous_commit = off",
-    "full_page_writes = off",
-    "max_connections = 300",
-    "log_line_prefix = '%m [%p] %d '",
-];
-
-/// Runs detached from the test process. Arguments: the test process's pid, the work directory,
-/// then the command that runs `pg_ctl` (with `runuser` in front when root). It waits for the
-/// process to exit, then stops every server whose data directory lies in the work directory (the
-/// primary today; replicas added later are covered too) and removes the directory. Everything is
-/// silent: after an owned cluster's `Drop`, there is nothing left to do.
-const WATCHDOG_SCRIPT: &str = r#"trap '' HUP INT
-owner=$1; workdir=$2; shift 2
-while kill -0 "$owner" 2>/dev/null; do sleep 1; done
-for pidfile in "$workdir"/*/postmaster.pid; do
-  if [ -f "$pidfile" ]; then "$@" -D "${pidfile%/postmaster.pid}" stop -m immediate -w; fi
-done >/dev/null 2>&1
-rm -rf "$workdir" >/dev/null 2>&1
-"#;
 
 /// Why a test server or test database could not be provided.
 #[derive(Debug, thiserror::Error)]
@@ -217,11 +186,23 @@ impl TestCluster {
 
     fn from_environment() -> Result<TestCluster, TestkitError> {
         match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => Ok(TestCluster {
-                server: Server::External(ExternalServer::parse(url.trim())?),
-            }),
+            Ok(url) if !url.trim().is_empty() => TestCluster::external(url.trim()),
             _ => TestCluster::start(ClusterOptions::default()),
         }
+    }
+
+    /// Uses the running server at `url` (as [`TestCluster::shared`] does with `DATABASE_URL`):
+    /// nothing is started, and each [`TestDatabase`] it creates is dropped again when the
+    /// `TestDatabase` is (`DROP DATABASE … WITH (FORCE)`), so repeated runs leave nothing
+    /// behind.
+    ///
+    /// # Errors
+    ///
+    /// [`TestkitError::InvalidDatabaseUrl`] when `url` is not a `postgres://` URL.
+    pub fn external(url: &str) -> Result<TestCluster, TestkitError> {
+        Ok(TestCluster {
+            server: Server::External(ExternalServer::parse(url)?),
+        })
     }
 
     /// Starts a new cluster owned by the caller (blocking): dropping it stops the server and
@@ -327,6 +308,11 @@ impl TestCluster {
             url: self.url_for(&name),
             name,
             address,
+            // A local cluster goes away as a whole; a database on someone's server is dropped.
+            drop_from: match &self.server {
+                Server::Local(_) => None,
+                Server::External(_) => Some(self.url()),
+            },
         };
         let client = database.connect().await?;
         match client
@@ -344,7 +330,7 @@ impl TestCluster {
                         "creating extension pg_stat_statements in database \"{}\"",
                         database.name
                     ),
-                    server: database.address,
+                    server: database.address.clone(),
                     source,
                 })
             }
@@ -359,6 +345,37 @@ pub struct TestDatabase {
     name: String,
     url: String,
     address: String,
+    /// The admin URL to drop it from when it is dropped (servers the kit did not start).
+    drop_from: Option<String>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(admin_url) = self.drop_from.take() else {
+            return;
+        };
+        let (name, address) = (self.name.clone(), self.address.clone());
+        // Its own thread and runtime: this may run inside (or after) the caller's runtime.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let admin = connect(&admin_url, &address)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                admin
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+        })
+        .join();
+        if let Ok(Err(error)) | Err(error) = dropped.map_err(|_| "panicked".to_owned()) {
+            tracing::warn!(database = self.name, %error, "could not drop the test database");
+        }
+    }
 }
 
 impl TestDatabase {
@@ -418,405 +435,6 @@ fn unique_database_name(prefix: &str) -> String {
     }
     base.truncate(MAX_IDENTIFIER_LEN - suffix.len());
     base + &suffix
-}
-
-/// A server this process started: its directory, how to run its tools, the watchdog. The work
-/// directory holds one subdirectory per server (`primary/` and its `primary.log`); replicas and
-/// a pooler can be added beside them and are covered by the same cleanup.
-#[derive(Debug)]
-struct LocalServer {
-    workdir: tempfile::TempDir,
-    tools: Tools,
-    primary: Node,
-    watchdog: Option<Child>,
-}
-
-/// One PostgreSQL server process in the work directory.
-#[derive(Debug)]
-struct Node {
-    data_dir: PathBuf,
-    log_path: PathBuf,
-    port: u16,
-}
-
-impl LocalServer {
-    fn start(options: &ClusterOptions) -> Result<LocalServer, TestkitError> {
-        let tools = Tools::find(options.bin_dir.as_deref())?;
-        let workdir = tempfile::Builder::new()
-            .prefix("pgrepo-testkit-")
-            .tempdir()
-            .map_err(io_error("creating the cluster's temporary directory"))?;
-        let mut server = LocalServer {
-            primary: Node {
-                data_dir: workdir.path().join("primary"),
-                log_path: workdir.path().join("primary.log"),
-                port: 0,
-            },
-            workdir,
-            tools,
-            watchdog: None,
-        };
-        // From here on, an error drops `server`, whose Drop cleans up what was made so far.
-        server.tools.give_to_server_user(server.workdir.path())?;
-        server.watchdog = Some(server.spawn_watchdog()?);
-        server.init_primary(&options.extra_conf)?;
-        server.primary.port = server.start_primary()?;
-        tracing::info!(
-            port = server.primary.port,
-            dir = %server.workdir.path().display(),
-            "started throwaway PostgreSQL"
-        );
-        Ok(server)
-    }
-
-    fn url_for(&self, database: &str) -> String {
-        format!(
-            "postgres://{SUPERUSER}@127.0.0.1:{}/{}",
-            self.primary.port,
-            percent_encode(database)
-        )
-    }
-
-    fn spawn_watchdog(&self) -> Result<Child, TestkitError> {
-        Command::new("sh")
-            .arg("-c")
-            .arg(WATCHDOG_SCRIPT)
-            .arg("pgrepo-testkit-watchdog")
-            .arg(std::process::id().to_string())
-            .arg(self.workdir.path())
-            .args(self.tools.argv(&self.tools.pg_ctl))
-            .current_dir("/")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group: a Ctrl-C aimed at the test run must not kill the watchdog.
-            .process_group(0)
-            .spawn()
-            .map_err(io_error("spawning the cleanup watchdog (sh)"))
-    }
-
-    fn init_primary(&self, extra_conf: &[String]) -> Result<(), TestkitError> {
-        let node = &self.primary;
-        let mut initdb = self.tools.command(&self.tools.initdb);
-        initdb
-            .arg("-D")
-            .arg(&node.data_dir)
-            .args(["-A", "trust", "-U", SUPERUSER, "-E", "UTF8"])
-            .args(["--locale=C", "--no-sync"]);
-        self.run(&mut initdb, None)?;
-
-        let socket_dir = self.workdir.path().to_string_lossy().replace('\'', "''");
-        let mut conf = String::from("\n# Added by pgrepo::testkit (throwaway test server).\n");
-        conf.push_str(&format!("unix_socket_directories = '{socket_dir}'\n"));
-        for line in BASE_CONF
-            .iter()
-            .copied()
-            .chain(extra_conf.iter().map(String::as_str))
-        {
-            conf.push_str(line);
-            conf.push('\n');
-        }
-        append(&node.data_dir.join("postgresql.conf"), &conf)?;
-        append(
-            &node.data_dir.join("pg_hba.conf"),
-            "\n# Added by pgrepo::testkit: streaming replicas.\nhost replication all 127.0.0.1/32 trust\n",
-        )
-    }
-
-    /// Starts the primary on a free port; retries with another port if one got taken between
-    /// choosing it and the server binding it. Returns the port.
-    fn start_primary(&self) -> Result<u16, TestkitError> {
-        let node = &self.primary;
-        let mut attempt = 1;
-        loop {
-            let port = free_port()?;
-            // The last setting in postgresql.conf wins, so a retry simply appends a new port.
-            append(
-                &node.data_dir.join("postgresql.conf"),
-                &format!("port = {port}\n"),
-            )?;
-            let log_start = std::fs::metadata(&node.log_path).map_or(0, |m| m.len());
-            let mut pg_ctl = self.tools.command(&self.tools.pg_ctl);
-            pg_ctl
-                .arg("-D")
-                .arg(&node.data_dir)
-                .arg("-l")
-                .arg(&node.log_path)
-                .args(["-w", "-t", "60", "start"]);
-            match self.run(&mut pg_ctl, Some(&node.log_path)) {
-                Ok(_) => return Ok(port),
-                Err(error)
-                    if attempt < PORT_ATTEMPTS && port_was_taken(&node.log_path, log_start) =>
-                {
-                    tracing::debug!(port, %error, "port taken meanwhile; retrying with another");
-                }
-                Err(error) => return Err(error),
-            }
-            attempt += 1;
-        }
-    }
-
-    fn run(&self, command: &mut Command, log: Option<&Path>) -> Result<Output, TestkitError> {
-        let description = format!("{command:?}");
-        let output = command
-            .current_dir(self.workdir.path())
-            .stdin(Stdio::null())
-            .output()
-            .map_err(io_error(format!("running {description}")))?;
-        if output.status.success() {
-            return Ok(output);
-        }
-        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-        text.push_str(&String::from_utf8_lossy(&output.stderr));
-        let mut report = tail(&text);
-        if let Some(log) = log {
-            let log_text = std::fs::read_to_string(log).unwrap_or_default();
-            report.push_str(&format!("\n--- {} (last lines) ---\n", log.display()));
-            report.push_str(&tail(&log_text));
-        }
-        Err(TestkitError::CommandFailed {
-            command: description,
-            status: output.status.to_string(),
-            output: report,
-        })
-    }
-
-    /// Stops every server in the work directory (mirrors the watchdog).
-    fn stop_all(&self) {
-        let Ok(entries) = std::fs::read_dir(self.workdir.path()) else {
-            return;
-        };
-        for data_dir in entries.flatten().map(|entry| entry.path()) {
-            if !data_dir.join("postmaster.pid").is_file() {
-                continue;
-            }
-            let mut pg_ctl = self.tools.command(&self.tools.pg_ctl);
-            pg_ctl
-                .arg("-D")
-                .arg(&data_dir)
-                .args(["stop", "-m", "immediate", "-w"]);
-            if let Err(error) = self.run(&mut pg_ctl, None) {
-                tracing::warn!(%error, "could not stop the throwaway PostgreSQL");
-            }
-        }
-    }
-}
-
-impl Drop for LocalServer {
-    fn drop(&mut self) {
-        self.stop_all();
-        if let Some(mut watchdog) = self.watchdog.take() {
-            let _ = watchdog.kill();
-            let _ = watchdog.wait();
-        }
-        // `workdir` (a TempDir) removes the directory when the fields are dropped next.
-    }
-}
-
-fn port_was_taken(log: &Path, from: u64) -> bool {
-    let Ok(text) = std::fs::read(log) else {
-        return false;
-    };
-    let new = String::from_utf8_lossy(text.get(from as usize..).unwrap_or_default());
-    new.contains("Address already in use") || new.contains("could not bind")
-}
-
-fn free_port() -> Result<u16, TestkitError> {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .map_err(io_error("finding a free port on 127.0.0.1"))
-}
-
-/// The server binaries and how to run them: directly, or through `runuser` as `postgres` when
-/// this process is root (initdb and postgres refuse to run as root).
-#[derive(Debug, Clone)]
-struct Tools {
-    initdb: PathBuf,
-    pg_ctl: PathBuf,
-    runuser: Option<PathBuf>,
-}
-
-impl Tools {
-    fn find(bin_dir: Option<&Path>) -> Result<Tools, TestkitError> {
-        let (initdb, pg_ctl) = match bin_dir {
-            Some(dir) => binaries_in(dir).ok_or_else(|| TestkitError::BinariesNotFoundIn {
-                dir: dir.to_path_buf(),
-            })?,
-            None => search_binaries().ok_or(TestkitError::BinariesNotFound)?,
-        };
-        let runuser = if is_root() {
-            if !command_succeeds(Command::new("id").args(["-u", SUPERUSER])) {
-                return Err(TestkitError::NoPostgresUser);
-            }
-            let known = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"];
-            Some(
-                known
-                    .iter()
-                    .map(PathBuf::from)
-                    .find(|path| path.is_file())
-                    .unwrap_or_else(|| PathBuf::from("runuser")),
-            )
-        } else {
-            None
-        };
-        Ok(Tools {
-            initdb,
-            pg_ctl,
-            runuser,
-        })
-    }
-
-    fn argv(&self, program: &Path) -> Vec<OsString> {
-        let mut argv = Vec::new();
-        if let Some(runuser) = &self.runuser {
-            argv.extend([
-                runuser.as_os_str(),
-                "-u".as_ref(),
-                SUPERUSER.as_ref(),
-                "--".as_ref(),
-            ]);
-        }
-        argv.push(program.as_os_str());
-        argv.into_iter().map(OsString::from).collect()
-    }
-
-    fn command(&self, program: &Path) -> Command {
-        let argv = self.argv(program);
-        let mut command = Command::new(&argv[0]);
-        command.args(&argv[1..]);
-        command
-    }
-
-    /// When running as root, the server user must own the work directory.
-    fn give_to_server_user(&self, dir: &Path) -> Result<(), TestkitError> {
-        if self.runuser.is_none() {
-            return Ok(());
-        }
-        let mut chown = Command::new("chown");
-        chown.arg(SUPERUSER).arg(dir);
-        let output = chown
-            .output()
-            .map_err(io_error("running chown on the temporary directory"))?;
-        if output.status.success() {
-            return Ok(());
-        }
-        Err(TestkitError::CommandFailed {
-            command: format!("{chown:?}"),
-            status: output.status.to_string(),
-            output: tail(&String::from_utf8_lossy(&output.stderr)),
-        })
-    }
-}
-
-fn binaries_in(dir: &Path) -> Option<(PathBuf, PathBuf)> {
-    let initdb = dir.join("initdb");
-    let pg_ctl = dir.join("pg_ctl");
-    (initdb.is_file() && pg_ctl.is_file()).then_some((initdb, pg_ctl))
-}
-
-fn search_binaries() -> Option<(PathBuf, PathBuf)> {
-    let on_path = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .unwrap_or_default();
-    if let Some(found) = on_path.iter().find_map(|dir| binaries_in(dir)) {
-        return Some(found);
-    }
-    let mut versions: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir(DEBIAN_LIB_DIR)
-        .ok()?
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let version = name
-                .split('.')
-                .map(str::parse)
-                .collect::<Result<Vec<u32>, _>>()
-                .ok()?;
-            Some((version, entry.path().join("bin")))
-        })
-        .collect();
-    versions.sort();
-    versions.iter().rev().find_map(|(_, dir)| binaries_in(dir))
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| output.status.success() && output.stdout.trim_ascii() == b"0")
-}
-
-fn command_succeeds(command: &mut Command) -> bool {
-    command
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|status| status.success())
-}
-
-/// The server named by `DATABASE_URL`, split so that the database can be swapped.
-#[derive(Debug)]
-struct ExternalServer {
-    url: String,
-    /// `scheme://userinfo@host:port`, without the path.
-    base: String,
-    /// `?...` or empty.
-    query: String,
-    /// `host:port`, without credentials, for messages.
-    address: String,
-    port: u16,
-}
-
-impl ExternalServer {
-    fn parse(url: &str) -> Result<ExternalServer, TestkitError> {
-        let invalid = |reason| TestkitError::InvalidDatabaseUrl { reason };
-        let rest = url
-            .strip_prefix("postgres://")
-            .or_else(|| url.strip_prefix("postgresql://"))
-            .ok_or(invalid(
-                "it does not start with postgres:// or postgresql://",
-            ))?;
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let base = url[..url.len() - rest.len() + authority_end].to_owned();
-        let after = &rest[authority_end..];
-        let query = after.find('?').map_or("", |i| &after[i..]).to_owned();
-        let hosts = rest[..authority_end]
-            .rsplit_once('@')
-            .map_or(&rest[..authority_end], |(_, hosts)| hosts);
-        // With several hosts (`h1:5432,h2:5433`) the first is the one tests talk to.
-        let host_port = hosts.split(',').next().unwrap_or_default();
-        let (host, port) = match host_port.strip_prefix('[') {
-            Some(bracketed) => {
-                let (host, after) = bracketed
-                    .split_once(']')
-                    .ok_or(invalid("an IPv6 host lacks its closing ']'"))?;
-                (host, after.strip_prefix(':'))
-            }
-            None => match host_port.rsplit_once(':') {
-                Some((host, port)) => (host, Some(port)),
-                None => (host_port, None),
-            },
-        };
-        let port = match port {
-            None | Some("") => 5432,
-            Some(port) => port
-                .parse()
-                .map_err(|_| invalid("the port is not a number"))?,
-        };
-        let host = if host.is_empty() { "localhost" } else { host };
-        Ok(ExternalServer {
-            url: url.to_owned(),
-            base,
-            query,
-            address: format!("{host}:{port}"),
-            port,
-        })
-    }
-
-    fn url_for(&self, database: &str) -> String {
-        format!("{}/{}{}", self.base, percent_encode(database), self.query)
-    }
 }
 
 fn percent_encode(text: &str) -> String {
