@@ -135,6 +135,51 @@ pub(crate) fn id_cycle(count: usize, window: usize) -> Vec<i32> {
     (1..=count as i32).chain(1..=window as i32).collect()
 }
 
+/// What every measuring command starts from: this process pinned to the client's CPUs, the
+/// shared runtime, the database with freshly created tables, a seeding connection, and a
+/// local server pinned to the other CPUs.
+#[derive(Debug)]
+pub struct Fixture {
+    /// The CPU placement (give the server its CPUs back with `unpin_server` at the end).
+    pub pinning: crate::affinity::Pinning,
+    /// How `runtime` was built.
+    pub setup: RuntimeSetup,
+    /// The runtime every async implementation shares.
+    pub runtime: Runtime,
+    /// The database.
+    pub database: Database,
+    /// The connection that creates and seeds the tables.
+    pub seeder: Seeder,
+}
+
+impl Fixture {
+    /// Pins the client (before any thread exists, so every thread of the run inherits it),
+    /// builds the runtime, gets the database ([`start_database`]), recreates the tables and
+    /// pins the server.
+    ///
+    /// # Errors
+    /// When any of those fails.
+    pub fn start() -> Result<Fixture> {
+        let mut pinning = crate::affinity::pin_client();
+        let setup = RuntimeSetup::from_env()?;
+        let runtime = setup.build()?;
+        let (database, seeder) = runtime.block_on(async {
+            let database = start_database().await?;
+            let seeder = Seeder::connect(database.url()).await?;
+            seeder.create_tables().await?;
+            Ok::<_, crate::BoxError>((database, seeder))
+        })?;
+        pinning.pin_server(runtime.block_on(seeder.backend_pid())?);
+        Ok(Fixture {
+            pinning,
+            setup,
+            runtime,
+            database,
+            seeder,
+        })
+    }
+}
+
 /// The run: one PostgreSQL, one shared runtime, one seeding connection.
 #[derive(Debug)]
 pub struct Suite {
@@ -154,17 +199,13 @@ impl Suite {
     /// # Errors
     /// When any of those fails.
     pub fn start() -> Result<Suite> {
-        // Before any thread exists, so every thread of the run inherits it.
-        let mut pinning = crate::affinity::pin_client();
-        let setup = RuntimeSetup::from_env()?;
-        let runtime = setup.build()?;
-        let (database, seeder) = runtime.block_on(async {
-            let database = start_database().await?;
-            let seeder = Seeder::connect(database.url()).await?;
-            seeder.create_tables().await?;
-            Ok::<_, crate::BoxError>((database, seeder))
-        })?;
-        pinning.pin_server(runtime.block_on(seeder.backend_pid())?);
+        let Fixture {
+            pinning,
+            setup,
+            runtime,
+            database,
+            seeder,
+        } = Fixture::start()?;
         let meta = RunMeta {
             postgres_version: runtime.block_on(seeder.server_version())?,
             pinning: pinning.describe(),

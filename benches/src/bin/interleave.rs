@@ -18,10 +18,8 @@
 use pgrepo_benches::impls::tokio_postgres_impl::TokioPostgres;
 use pgrepo_benches::impls::{for_each_implementation, Implementation, ImplementationVisitor};
 use pgrepo_benches::model::{self, HairColors, NewUser};
-use pgrepo_benches::runtime::RuntimeSetup;
 use pgrepo_benches::schema::Seeder;
-use pgrepo_benches::server::start_database;
-use pgrepo_benches::workloads::{Workload, GET_BY_ID_USERS};
+use pgrepo_benches::workloads::{Fixture, Workload, GET_BY_ID_USERS};
 use pgrepo_benches::Result;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -169,15 +167,13 @@ fn format_time(seconds: f64) -> String {
 
 fn main() -> Result<()> {
     let options = options()?;
-    let mut pinning = pgrepo_benches::affinity::pin_client();
-    let runtime = RuntimeSetup::from_env()?.build()?;
-    let (database, seeder) = runtime.block_on(async {
-        let database = start_database().await?;
-        let seeder = Seeder::connect(database.url()).await?;
-        seeder.create_tables().await?;
-        Ok::<_, pgrepo_benches::BoxError>((database, seeder))
-    })?;
-    pinning.pin_server(runtime.block_on(seeder.backend_pid())?);
+    let Fixture {
+        pinning,
+        runtime,
+        database,
+        seeder,
+        ..
+    } = Fixture::start()?;
     let mut table = format!(
         "Run {}: {} rounds, blocks of about {} ms; CPU pinning: {}.\n\n\
          | workload | size | implementation | median per iteration | paired ratio to floor | \
