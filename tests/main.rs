@@ -3,6 +3,8 @@
 
 mod common;
 
+#[cfg(feature = "chrono")]
+mod chrono_types;
 mod core;
 mod loaders;
 mod pagination;
