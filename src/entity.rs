@@ -90,10 +90,37 @@ pub trait Entity: FromRow + Sized + Send + Sync + Unpin + 'static {
 
 /// The values for one `INSERT`: implemented for the `New…` struct `#[derive(Entity)]` generates.
 ///
-/// Implement it for a type of your own (a request body, say) to insert from it without copying
-/// its values into the `New…` struct: return the value of each column that is not `generated`,
-/// by its index in [`Entity::columns`] (declaration order of the entity's fields). A value of
-/// the wrong type is a driver error before anything is inserted.
+/// To insert from a type of your own (a request body, a borrowed view) without copying its
+/// values into the `New…` struct, derive it: `#[derive(Insertable)] #[pgrepo(entity = User)]`
+/// binds each field to the entity field of the same name (or `#[pgrepo(field = "...")]`), with
+/// that field's type or a borrowed form of it (`&str` for `String`, `&[u8]` for `Vec<u8>`, and
+/// their `Option`s). A field the entity does not have, a field of another type, or a missing
+/// column that the database does not fill is a compile error.
+///
+/// ```
+/// use pgrepo::{Entity, Insertable};
+///
+/// #[derive(Entity)]
+/// #[pgrepo(table = "users")]
+/// struct User {
+///     #[pgrepo(id, generated)]
+///     id: i64,
+///     name: String,
+///     email: String,
+/// }
+///
+/// #[derive(Insertable)]
+/// #[pgrepo(entity = User)]
+/// struct SignUp<'a> {
+///     email: &'a str,
+///     #[pgrepo(field = "name")]
+///     display_name: &'a str,
+/// }
+/// ```
+///
+/// Or implement it by hand: return the value of each column that is not `generated`, by its
+/// index in [`Entity::columns`] (declaration order of the entity's fields). A value of the
+/// wrong type is then a driver error, before anything is inserted.
 ///
 /// ```
 /// # use pgrepo::{Entity, Insertable};

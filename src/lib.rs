@@ -89,7 +89,7 @@ pub use token::Cursor;
 pub use tx::Tx;
 pub use verify::{EntitySet, Mismatch, SchemaReport};
 
-pub use pgrepo_derive::{Entity, TextEnum};
+pub use pgrepo_derive::{Entity, Insertable, TextEnum};
 
 /// The driver, re-exported so applications use the version pgrepo was built with.
 pub use tokio_postgres;

@@ -1,5 +1,6 @@
 //! Used by generated code. Not public API.
 
+pub use std::marker::PhantomData;
 pub use std::sync::{LazyLock, OnceLock};
 
 pub use bytes::BytesMut;
@@ -114,4 +115,60 @@ pub fn unknown_enum_text(enum_name: &str, found: &str, expected: &[&str]) -> Box
         expected.join(", ")
     )
     .into()
+}
+
+/// A field type `#[derive(Insertable)]` may bind where the entity has `Column`: the same type,
+/// or a borrowed form of it.
+#[diagnostic::on_unimplemented(
+    message = "a `{Self}` field cannot fill a column the entity declares as `{Column}`",
+    note = "a `#[derive(Insertable)]` field has the entity field's type, or a borrowed form of it (`&str` for `String`, `&[u8]` for `Vec<u8>`, and their `Option`s)"
+)]
+pub trait InsertAs<Column> {}
+impl<T> InsertAs<T> for T {}
+impl InsertAs<String> for &str {}
+impl InsertAs<Option<String>> for Option<&str> {}
+impl InsertAs<Vec<u8>> for &[u8] {}
+impl InsertAs<Option<Vec<u8>>> for Option<&[u8]> {}
+
+/// Compile-time check that an insertable field of type `F` can fill a column of type `C`.
+pub fn assert_insert_type<C, F: InsertAs<C>>(_: PhantomData<C>, _: PhantomData<F>) {}
+
+/// The type of a value, as a marker.
+pub fn phantom_of<T>(_: &T) -> PhantomData<T> {
+    PhantomData
+}
+
+/// Whether every name of `required` is in `given` (evaluated at compile time).
+pub const fn covers(required: &[&str], given: &[&str]) -> bool {
+    let mut r = 0;
+    while r < required.len() {
+        let mut found = false;
+        let mut g = 0;
+        while g < given.len() {
+            if str_eq(required[r], given[g]) {
+                found = true;
+            }
+            g += 1;
+        }
+        if !found {
+            return false;
+        }
+        r += 1;
+    }
+    true
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }

@@ -688,7 +688,8 @@ async fn autocommit_statements_keep_their_connection_yet_hand_it_back_and_replac
     assert_ne!(backend().await, first, "a new connection serves statements");
 }
 
-/// A caller's own type, inserted without copying into `NewPost`: borrowed title, no body.
+/// A caller's own type with a hand-written `Insertable`, inserted without copying into
+/// `NewPost`: borrowed title, no body.
 struct Draft<'a> {
     author: i64,
     title: &'a str,
@@ -705,6 +706,56 @@ impl pgrepo::Insertable for Draft<'_> {
             _ => unreachable!("posts has four columns, the first generated"),
         }
     }
+}
+
+/// The same, derived: fields bound by name (or `field = "..."`), checked at compile time.
+#[derive(pgrepo::Insertable)]
+#[pgrepo(entity = Post)]
+struct DerivedDraft<'a> {
+    user_id: i64,
+    #[pgrepo(field = "title")]
+    headline: &'a str,
+    body: Option<&'a str>,
+}
+
+#[tokio::test]
+async fn a_derived_insertable_binds_borrowed_fields_by_name() {
+    let t = fresh("insertable_derive").await;
+    let author = t.db.repo::<User>().insert(&new_user(1)).await.unwrap();
+    let posts = t.db.repo::<Post>();
+    let text = String::from("the body");
+    let one = posts
+        .insert(&DerivedDraft {
+            user_id: author.id,
+            headline: "derived",
+            body: Some(&text),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (one.user_id, one.title.as_str(), one.body.as_deref()),
+        (author.id, "derived", Some("the body"))
+    );
+    let many = posts
+        .insert_many(&[
+            DerivedDraft {
+                user_id: author.id,
+                headline: "a",
+                body: None,
+            },
+            DerivedDraft {
+                user_id: author.id,
+                headline: "b",
+                body: Some("b's"),
+            },
+        ])
+        .await
+        .unwrap();
+    let got: Vec<(&str, Option<&str>)> = many
+        .iter()
+        .map(|p| (p.title.as_str(), p.body.as_deref()))
+        .collect();
+    assert_eq!(got, [("a", None), ("b", Some("b's"))]);
 }
 
 #[tokio::test]

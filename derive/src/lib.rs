@@ -26,6 +26,13 @@ pub fn derive_entity(input: proc_macro::TokenStream) -> proc_macro::TokenStream 
     expand::derive_entity_inner(input.into()).into()
 }
 
+/// Implements `pgrepo::Insertable` for a struct of the caller's (a request body, a borrowed
+/// view) whose fields fill an entity's columns by name, checked at compile time.
+#[proc_macro_derive(Insertable, attributes(pgrepo))]
+pub fn derive_insertable(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    expand::derive_insertable_inner(input.into()).into()
+}
+
 /// Implements `ToSql`, `FromSql` and `pgrepo::SqlType` for a fieldless enum stored as text.
 #[proc_macro_derive(TextEnum, attributes(pgrepo))]
 pub fn derive_text_enum(input: proc_macro::TokenStream) -> proc_macro::TokenStream {

@@ -37,6 +37,7 @@ pub(super) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let upsertable_impl = insert::upsertable_impl(&entity, primary_key.index);
     let inherent_consts = consts::inherent_consts(&entity)?;
     let foreign_key_checks = consts::foreign_key_checks(&entity);
+    let field_items = super::insertable::entity_field_items(&entity);
 
     Ok(quote! {
         #new_struct
@@ -47,6 +48,7 @@ pub(super) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             #upsertable_impl
             #inherent_consts
             #foreign_key_checks
+            #field_items
         };
     })
 }

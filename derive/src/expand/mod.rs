@@ -11,6 +11,7 @@ use syn::DeriveInput;
 mod consts;
 mod entity;
 mod insert;
+mod insertable;
 mod text_enum;
 
 #[cfg(test)]
@@ -20,6 +21,13 @@ mod tests;
 pub(crate) fn derive_entity_inner(input: TokenStream) -> TokenStream {
     syn::parse2::<DeriveInput>(input)
         .and_then(|input| entity::expand(&input))
+        .unwrap_or_else(syn::Error::into_compile_error)
+}
+
+/// `#[derive(Insertable)]` on `input`: the generated items, or the compile errors found.
+pub(crate) fn derive_insertable_inner(input: TokenStream) -> TokenStream {
+    syn::parse2::<DeriveInput>(input)
+        .and_then(|input| insertable::expand(&input))
         .unwrap_or_else(syn::Error::into_compile_error)
 }
 
