@@ -817,3 +817,78 @@ async fn test_databases_on_a_server_the_kit_did_not_start_are_dropped_with_their
     assert_eq!(exists(&name).await, 0);
     assert!(open.simple_query("SELECT 1").await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_and_autocommit_statements_share_a_small_pool_without_starving() {
+    let t = fresh_with("lane_mix", |b| {
+        b.max_size(3).wait_timeout(Duration::from_secs(20))
+    })
+    .await;
+    let users = t.db.repo::<User>();
+    let ids: Vec<i64> = users
+        .insert_many(&(0..50).map(new_user).collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    // 40 tasks: every fourth runs transactions (each holding its connection across a sleep),
+    // the others run bursts of autocommit gets that pipeline on the kept connections.
+    let tasks: Vec<_> = (0..40usize)
+        .map(|task| {
+            let db = t.db.clone();
+            let ids = ids.clone();
+            tokio::spawn(async move {
+                for round in 0..5usize {
+                    let id = ids[(task * 7 + round) % ids.len()];
+                    if task % 4 == 0 {
+                        let tx = db.begin().await?;
+                        let user = tx.repo::<User>().get(id).await?.expect("row");
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        tx.repo::<User>()
+                            .update(&User {
+                                score: -1.0,
+                                ..user
+                            })
+                            .await?;
+                        tx.commit().await?;
+                    } else {
+                        let repo = db.repo::<User>();
+                        let gets = (0..8).map(|k| repo.get(ids[(id as usize + k) % ids.len()]));
+                        for got in futures_util::future::join_all(gets).await {
+                            assert!(got?.is_some());
+                        }
+                    }
+                }
+                Ok::<_, Error>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let backends: i64 =
+        t.db.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_type = 'client backend'",
+            &[],
+        )
+        .await
+        .unwrap()[0]
+            .get(0);
+    assert!(backends <= 3, "never more than the pool's size: {backends}");
+    // Every transaction committed its update.
+    let expected: std::collections::BTreeSet<i64> = (0..40usize)
+        .filter(|task| task % 4 == 0)
+        .flat_map(|task| (0..5usize).map(move |round| (task * 7 + round) % 50))
+        .map(|i| ids[i])
+        .collect();
+    let updated: Vec<i64> =
+        t.db.query("SELECT id FROM users WHERE score = -1.0 ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+    assert_eq!(updated, expected.into_iter().collect::<Vec<_>>());
+}
