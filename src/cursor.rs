@@ -108,7 +108,7 @@ pub struct IndexAdvice {
     pub sql: String,
 }
 
-/// The statements of one listing (entity, sort key, filter column), built once per process.
+/// The statements of one listing (entity, sort key, filter columns), built once per process.
 #[derive(Debug)]
 struct ListingStatements {
     first: Statement,
@@ -119,22 +119,22 @@ struct ListingStatements {
     fingerprint: [u8; 8],
 }
 
-type ListingCacheKey = (TypeId, &'static str, Option<usize>);
+type ListingCacheKey = (TypeId, &'static str, Vec<usize>);
 
 fn listing_statements<E: Entity>(
     sort: SortKey<E>,
-    filter: Option<usize>,
+    filters: &[usize],
 ) -> &'static ListingStatements {
     static CACHE: OnceLock<Mutex<HashMap<ListingCacheKey, &'static ListingStatements>>> =
         OnceLock::new();
-    let key = (TypeId::of::<E>(), sort.name, filter);
+    let key = (TypeId::of::<E>(), sort.name, filters.to_vec());
     let cache = CACHE.get_or_init(Default::default);
     let mut map = cache
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     // One leaked value per distinct listing of the program: bounded by its source code.
     map.entry(key)
-        .or_insert_with(|| Box::leak(Box::new(build_listing::<E>(sort, filter))))
+        .or_insert_with(|| Box::leak(Box::new(build_listing::<E>(sort, filters))))
 }
 
 fn ident(name: &str) -> String {
@@ -181,7 +181,7 @@ fn keyset_predicate(columns: &[(String, Direction)], first_param: usize) -> Stri
     format!("{lead} {} ${first_param} AND ({expr})", op(*d, false))
 }
 
-fn build_listing<E: Entity>(sort: SortKey<E>, filter: Option<usize>) -> ListingStatements {
+fn build_listing<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> ListingStatements {
     let all = E::columns();
     let order = sort.total_order();
     let table = table_ref::<E>();
@@ -201,12 +201,13 @@ fn build_listing<E: Entity>(sort: SortKey<E>, filter: Option<usize>) -> ListingS
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut base_types = Vec::new();
-    let mut where_filter = String::new();
-    if let Some(f) = filter {
-        where_filter = format!("{} = $1", ident(all[f].name));
-        base_types.push(all[f].pg_type.clone());
-    }
+    let base_types: Vec<Type> = filters.iter().map(|f| all[*f].pg_type.clone()).collect();
+    let where_filter = filters
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("{} = ${}", ident(all[*f].name), i + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ");
     let sort_types: Vec<Type> = order.iter().map(|(c, _)| all[*c].pg_type.clone()).collect();
     let build = |cols: &[(String, Direction)], with_cursor: bool, label: &'static str| {
         let mut types = base_types.clone();
@@ -240,8 +241,9 @@ fn build_listing<E: Entity>(sort: SortKey<E>, filter: Option<usize>) -> ListingS
     for (c, d) in &order {
         description.push_str(&format!("{}:{d:?},", all[*c].name));
     }
-    if let Some(f) = filter {
-        description.push_str(&format!("|filter:{}", all[f].name));
+    if !filters.is_empty() {
+        let names: Vec<&str> = filters.iter().map(|f| all[*f].name).collect();
+        description.push_str(&format!("|filter:{}", names.join(",")));
     }
     ListingStatements {
         first: build(&named, false, "page_first"),
@@ -260,12 +262,14 @@ fn flip(d: Direction) -> Direction {
     }
 }
 
-/// The index that serves a listing: filter column first, then the total order.
-pub(crate) fn advice_for<E: Entity>(sort: SortKey<E>, filter: Option<usize>) -> IndexAdvice {
+/// The index that serves a listing: filter columns first, then the total order.
+pub(crate) fn advice_for<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> IndexAdvice {
     let all = E::columns();
     let mut columns: Vec<(String, Direction)> = Vec::new();
-    if let Some(f) = filter {
-        columns.push((all[f].name.to_owned(), Direction::Asc));
+    for f in filters {
+        if !columns.iter().any(|(c, _)| c == all[*f].name) {
+            columns.push((all[*f].name.to_owned(), Direction::Asc));
+        }
     }
     for (c, d) in sort.total_order() {
         columns.push((all[c].name.to_owned(), d));
@@ -311,11 +315,11 @@ pub(crate) fn index_advice<E: Entity>() -> Vec<IndexAdvice> {
     let pk_only = |k: &SortKey<E>| k.total_order().len() == 1;
     let default = SortKey::<E>::default_for();
     if !pk_only(&default) {
-        advice.push(advice_for(default, None));
+        advice.push(advice_for(default, &[]));
     }
     for key in E::listings() {
         if !pk_only(key) {
-            advice.push(advice_for(*key, None));
+            advice.push(advice_for(*key, &[]));
         }
     }
     advice.dedup();
@@ -373,13 +377,21 @@ pub(crate) async fn check_indexes(
 /// Default upper bound of a page's size.
 pub const DEFAULT_MAX_PAGE_SIZE: usize = 500;
 
+/// One equality filter of a listing.
+struct Filter {
+    column: usize,
+    value: Arc<dyn ToSql + Send + Sync>,
+    bytes: RawValue,
+}
+
 /// A keyset-paginated listing of `E` over executor `X`: pages in both directions, opaque
 /// cursors, a streaming export. Obtained from [`Repo::list`](crate::Repo::list).
 pub struct Listing<'x, E, X> {
     exec: &'x X,
     sort: SortKey<E>,
-    filter: Option<(usize, Arc<dyn ToSql + Send + Sync>)>,
-    filter_bytes: Option<RawValue>,
+    /// Equality filters, ordered by column (then by when they were added): column, value, and
+    /// the value's wire form for the cursor fingerprint.
+    filters: Vec<Filter>,
     max_page_size: usize,
     secret: Option<Arc<[u8]>>,
 }
@@ -389,11 +401,12 @@ impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
         f.debug_struct("Listing")
             .field("sort", &self.sort)
             .field(
-                "filter",
+                "filters",
                 &self
-                    .filter
-                    .as_ref()
-                    .map(|(c, v)| (E::columns()[*c].name, v)),
+                    .filters
+                    .iter()
+                    .map(|f| (E::columns()[f.column].name, &f.value))
+                    .collect::<Vec<_>>(),
             )
             .field("max_page_size", &self.max_page_size)
             .finish()
@@ -405,15 +418,16 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         Listing {
             exec,
             sort,
-            filter: None,
-            filter_bytes: None,
+            filters: Vec::new(),
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             secret: exec.cursor_secret().cloned(),
         }
     }
 
     /// Restricts the listing to rows whose `lookup` column equals `key` (e.g. one user's
-    /// posts). Cursors of one filter value are rejected by listings of another.
+    /// posts). Filters add up: `.filter(Post::USER_ID, 7)?.filter(Post::STATUS, draft)?` lists
+    /// one user's drafts, whatever the order of the calls. Cursors of one filter value (or set
+    /// of filters) are rejected by listings of another.
     ///
     /// # Errors
     /// [`Error::InvalidCursor`] never; [`Error::Query`] if `key` cannot be encoded as the
@@ -423,13 +437,20 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         K: ToSql + Send + Sync + 'static,
     {
         let column = &E::columns()[lookup.column()];
-        self.filter_bytes =
-            Some(
-                RawValue::encode(&key, &column.pg_type).map_err(|e| Error::InvalidCursor {
-                    reason: format!("cannot encode filter value for `{}`: {e}", column.name),
-                })?,
-            );
-        self.filter = Some((lookup.column(), Arc::new(key)));
+        let bytes = RawValue::encode(&key, &column.pg_type).map_err(|e| Error::InvalidCursor {
+            reason: format!("cannot encode filter value for `{}`: {e}", column.name),
+        })?;
+        let at = self
+            .filters
+            .partition_point(|f| f.column <= lookup.column());
+        self.filters.insert(
+            at,
+            Filter {
+                column: lookup.column(),
+                value: Arc::new(key),
+                bytes,
+            },
+        );
         Ok(self)
     }
 
@@ -451,18 +472,31 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
 
     /// The index this listing needs.
     pub fn index_advice(&self) -> IndexAdvice {
-        advice_for(self.sort, self.filter.as_ref().map(|(c, _)| *c))
+        advice_for(self.sort, &self.filter_columns())
+    }
+
+    fn filter_columns(&self) -> Vec<usize> {
+        self.filters.iter().map(|f| f.column).collect()
     }
 
     fn statements(&self) -> &'static ListingStatements {
-        listing_statements(self.sort, self.filter.as_ref().map(|(c, _)| *c))
+        listing_statements(self.sort, &self.filter_columns())
     }
 
     fn fingerprint(&self) -> [u8; 8] {
         let base = self.statements().fingerprint;
-        match &self.filter_bytes {
-            Some(v) => token::fingerprint(&[&base[..], v.as_bytes()].concat()),
-            None => base,
+        match self.filters.as_slice() {
+            [] => base,
+            [one] => token::fingerprint(&[&base[..], one.bytes.as_bytes()].concat()),
+            many => {
+                // Length-prefixed, so that two values cannot pass for two others.
+                let mut data = base.to_vec();
+                for f in many {
+                    data.extend_from_slice(&(f.bytes.as_bytes().len() as u64).to_be_bytes());
+                    data.extend_from_slice(f.bytes.as_bytes());
+                }
+                token::fingerprint(&data)
+            }
         }
     }
 
@@ -472,10 +506,13 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
 
     /// A listing statement's parameters: filter value, cursor values, then the limit.
     fn params<'p>(&'p self, values: &'p [RawValue], limit: &'p i64) -> Vec<&'p (dyn ToSql + Sync)> {
-        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(values.len() + 2);
-        if let Some((_, key)) = &self.filter {
-            params.push(key.as_ref() as &(dyn ToSql + Sync));
-        }
+        let mut params: Vec<&(dyn ToSql + Sync)> =
+            Vec::with_capacity(self.filters.len() + values.len() + 1);
+        params.extend(
+            self.filters
+                .iter()
+                .map(|f| f.value.as_ref() as &(dyn ToSql + Sync)),
+        );
         params.extend(values.iter().map(|v| v as &(dyn ToSql + Sync)));
         params.push(limit);
         params

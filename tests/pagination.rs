@@ -16,6 +16,7 @@ pub struct Item {
     pub id: i64,
     #[pgrepo(lookup)]
     pub owner: i32,
+    #[pgrepo(lookup)]
     pub grp: i32,
     pub score: i64,
     pub label: String,
@@ -397,4 +398,92 @@ async fn a_db_wide_cursor_secret_signs_every_listing_and_its_transactions() {
         .after(&cursor, 10)
         .await;
     assert!(matches!(own, Err(Error::InvalidCursor { .. })));
+}
+
+#[tokio::test]
+async fn filters_add_up_in_any_order_and_their_cursors_stay_apart() {
+    let t = fresh("keyset_filters").await;
+    seed(&t.db, 503).await;
+    let items = t.db.repo::<Item>();
+    let reference: Vec<i64> =
+        t.db.query(
+            "SELECT id FROM items WHERE owner = $1 AND grp = $2 ORDER BY score DESC, id DESC",
+            &[&1i32, &2i32],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        reference.len() > 20,
+        "enough rows to page: {}",
+        reference.len()
+    );
+    let by_score = |owner_first: bool| {
+        let listing = items.list_by(Item::BY_SCORE_DESC);
+        if owner_first {
+            listing
+                .filter(Item::OWNER, 1)
+                .unwrap()
+                .filter(Item::GRP, 2)
+                .unwrap()
+        } else {
+            listing
+                .filter(Item::GRP, 2)
+                .unwrap()
+                .filter(Item::OWNER, 1)
+                .unwrap()
+        }
+    };
+    let (a, b) = (by_score(true), by_score(false));
+    for n in [1, 7, 50] {
+        assert_eq!(
+            walk_forward(&a, n).await,
+            reference,
+            "forward, pages of {n}"
+        );
+        assert_eq!(
+            walk_backward(&b, n).await,
+            reference,
+            "backward, pages of {n}"
+        );
+    }
+    // The order of the calls does not matter: a cursor of one is a cursor of the other.
+    let cursor = a.first(5).await.unwrap().end_cursor.unwrap();
+    let next: Vec<i64> = b
+        .after(&cursor, 5)
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(next, reference[5..10]);
+    // Another set of filters, or other values, rejects it.
+    let owner_only = items
+        .list_by(Item::BY_SCORE_DESC)
+        .filter(Item::OWNER, 1)
+        .unwrap();
+    let other_grp = items
+        .list_by(Item::BY_SCORE_DESC)
+        .filter(Item::OWNER, 1)
+        .unwrap()
+        .filter(Item::GRP, 3)
+        .unwrap();
+    for listing in [&owner_only, &other_grp] {
+        match listing.after(&cursor, 5).await {
+            Err(Error::InvalidCursor { .. }) => {}
+            other => panic!("expected InvalidCursor, got {other:?}"),
+        }
+    }
+    // The advised index leads with both equality columns.
+    let advice = a.index_advice();
+    assert!(
+        advice
+            .sql
+            .contains(r#"("owner", "grp", "score" DESC, "id" DESC)"#),
+        "{}",
+        advice.sql
+    );
 }
