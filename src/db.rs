@@ -171,6 +171,13 @@ impl Db {
         }
     }
 
+    /// How many connections are open, idle, kept for autocommit statements, held by
+    /// transactions, and how many callers wait: for metrics and for diagnosing
+    /// [`Error::PoolTimeout`].
+    pub fn status(&self) -> crate::PoolStatus {
+        self.inner.connections.status()
+    }
+
     /// The underlying pool.
     ///
     /// Its status counts the connections serving autocommit statements as in use: a `Db` keeps

@@ -80,6 +80,7 @@ pub use entity::{ColumnDef, Direction, Entity, FromRow, Insertable, Lookup, Upse
 pub use error::{Error, Result};
 pub use executor::{Executor, Params};
 pub use loader::{Loader, LoaderConfig, LookupLoader};
+pub use pool::PoolStatus;
 pub use relation::BelongsTo;
 pub use repo::Repo;
 pub use sql_type::SqlType;

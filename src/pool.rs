@@ -112,7 +112,47 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// A snapshot of a [`Db`](crate::Db)'s connections ([`Db::status`](crate::Db::status)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PoolStatus {
+    /// The most connections the pool opens.
+    pub max_size: usize,
+    /// Connections open now.
+    pub open: usize,
+    /// Open connections idle in the pool.
+    pub idle: usize,
+    /// Connections kept for autocommit statements, idle or busy.
+    pub autocommit: usize,
+    /// Autocommit statements running now (pipelined ones share a connection).
+    pub autocommit_statements: usize,
+    /// Connections held by transactions.
+    pub transactions: usize,
+    /// Callers waiting for a connection.
+    pub waiting: usize,
+}
+
 impl Connections {
+    pub(crate) fn status(&self) -> PoolStatus {
+        let (autocommit, autocommit_statements) = {
+            let lane = lock(&self.lane);
+            (
+                lane.entries.len(),
+                lane.entries.iter().map(|e| e.users).sum(),
+            )
+        };
+        let status = self.pool.status();
+        PoolStatus {
+            max_size: status.max_size,
+            open: status.size,
+            idle: status.available,
+            autocommit,
+            autocommit_statements,
+            transactions: status.size.saturating_sub(status.available + autocommit),
+            waiting: status.waiting,
+        }
+    }
+
     pub(crate) fn new(pool: Pool, pipelining: bool) -> Self {
         Connections {
             pool,

@@ -657,11 +657,28 @@ async fn autocommit_statements_keep_their_connection_yet_hand_it_back_and_replac
         first,
         "consecutive statements keep one connection"
     );
+    let status = t.db.status();
+    assert_eq!(
+        (
+            status.open,
+            status.autocommit,
+            status.idle,
+            status.transactions
+        ),
+        (1, 1, 0, 0),
+        "{status:?}"
+    );
 
     // The pool's only connection is kept by autocommit statements, yet a transaction gets it,
     // and an autocommit statement issued meanwhile waits for the commit, then runs.
     let tx = t.db.begin().await.unwrap();
     tx.repo::<User>().insert(&new_user(2)).await.unwrap();
+    let status = t.db.status();
+    assert_eq!(
+        (status.open, status.autocommit, status.transactions),
+        (1, 0, 1),
+        "{status:?}"
+    );
     let (count, committed) = tokio::join!(users.count(), async {
         tokio::time::sleep(Duration::from_millis(50)).await;
         tx.commit().await
