@@ -6,5 +6,7 @@ mod common;
 #[cfg(feature = "chrono")]
 mod chrono_types;
 mod core;
+mod insertable;
 mod loaders;
 mod pagination;
+mod pool;

@@ -1,0 +1,290 @@
+//! The SQL of listings: each listing's statements (built once per process), the keyset
+//! predicate, and the index a listing needs (advice, and the check `verify` runs).
+
+use std::any::TypeId;
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use tokio_postgres::types::Type;
+
+use super::SortKey;
+use crate::entity::{Direction, Entity};
+use crate::error::Result;
+use crate::statements::{quote_ident, table_ref, Shape, Statement};
+use crate::token;
+use crate::verify::SchemaReport;
+
+/// An index a listing needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexAdvice {
+    /// Columns in index order, each with its direction.
+    pub columns: Vec<(String, Direction)>,
+    /// The `CREATE INDEX CONCURRENTLY IF NOT EXISTS …` statement.
+    pub sql: String,
+}
+
+/// The statements of one listing (entity, sort key, filter columns), built once per process.
+#[derive(Debug)]
+pub(super) struct ListingStatements {
+    pub(super) first: Statement,
+    pub(super) last: Statement,
+    pub(super) after: Statement,
+    pub(super) before: Statement,
+    pub(super) order: Vec<(usize, Direction)>,
+    pub(super) fingerprint: [u8; 8],
+}
+
+type ListingCacheKey = (TypeId, &'static str, Vec<usize>);
+
+pub(super) fn listing_statements<E: Entity>(
+    sort: SortKey<E>,
+    filters: &[usize],
+) -> &'static ListingStatements {
+    static CACHE: OnceLock<Mutex<HashMap<ListingCacheKey, &'static ListingStatements>>> =
+        OnceLock::new();
+    let key = (TypeId::of::<E>(), sort.name, filters.to_vec());
+    let cache = CACHE.get_or_init(Default::default);
+    let mut map = cache
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // One leaked value per distinct listing of the program: bounded by its source code.
+    map.entry(key)
+        .or_insert_with(|| Box::leak(Box::new(build_listing::<E>(sort, filters))))
+}
+
+fn ident(name: &str) -> String {
+    let mut out = String::new();
+    quote_ident(&mut out, name);
+    out
+}
+
+/// `c1 > $a OR (c1 = $a AND (c2 < $b OR (c2 = $b AND pk > $c)))`, led by `c1 >= $a` so the
+/// index range starts at the cursor; a plain row comparison when all directions agree.
+fn keyset_predicate(columns: &[(String, Direction)], first_param: usize) -> String {
+    let all_same = columns.windows(2).all(|w| w[0].1 == w[1].1);
+    let op = |d: Direction, strict: bool| match (d, strict) {
+        (Direction::Asc, true) => ">",
+        (Direction::Asc, false) => ">=",
+        (Direction::Desc, true) => "<",
+        (Direction::Desc, false) => "<=",
+    };
+    if all_same {
+        let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
+        let params: Vec<String> = (0..columns.len())
+            .map(|i| format!("${}", first_param + i))
+            .collect();
+        return format!(
+            "({}) {} ({})",
+            names.join(", "),
+            op(columns[0].1, true),
+            params.join(", ")
+        );
+    }
+    let mut expr = String::new();
+    for (i, (name, direction)) in columns.iter().enumerate().rev() {
+        let p = first_param + i;
+        expr = if expr.is_empty() {
+            format!("{name} {} ${p}", op(*direction, true))
+        } else {
+            format!(
+                "{name} {} ${p} OR ({name} = ${p} AND ({expr}))",
+                op(*direction, true)
+            )
+        };
+    }
+    let (lead, d) = &columns[0];
+    format!("{lead} {} ${first_param} AND ({expr})", op(*d, false))
+}
+
+fn build_listing<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> ListingStatements {
+    let all = E::columns();
+    let order = sort.total_order();
+    let table = table_ref::<E>();
+    let select = format!(
+        "SELECT {} FROM {table}",
+        crate::statements::column_list(all, "")
+    );
+    let named: Vec<(String, Direction)> = order
+        .iter()
+        .map(|(c, d)| (ident(all[*c].name), *d))
+        .collect();
+    let reversed: Vec<(String, Direction)> =
+        named.iter().map(|(n, d)| (n.clone(), flip(*d))).collect();
+    let order_by = |cols: &[(String, Direction)]| {
+        cols.iter()
+            .map(|(n, d)| format!("{n} {}", if *d == Direction::Asc { "ASC" } else { "DESC" }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let base_types: Vec<Type> = filters.iter().map(|f| all[*f].pg_type.clone()).collect();
+    let where_filter = filters
+        .iter()
+        .enumerate()
+        .map(|(i, f)| format!("{} = ${}", ident(all[*f].name), i + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    let sort_types: Vec<Type> = order.iter().map(|(c, _)| all[*c].pg_type.clone()).collect();
+    let build = |cols: &[(String, Direction)], with_cursor: bool, label: &'static str| {
+        let mut types = base_types.clone();
+        let mut conditions: Vec<String> = Vec::new();
+        if !where_filter.is_empty() {
+            conditions.push(where_filter.clone());
+        }
+        if with_cursor {
+            conditions.push(format!("({})", keyset_predicate(cols, types.len() + 1)));
+            types.extend(sort_types.iter().cloned());
+        }
+        types.push(Type::INT8);
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        Statement::new(
+            format!(
+                "{select}{where_clause} ORDER BY {} LIMIT ${}",
+                order_by(cols),
+                types.len()
+            ),
+            types,
+            E::TABLE,
+            label,
+            Shape::Rows,
+        )
+    };
+    let mut description = format!("{}|{}|", E::TABLE, sort.name);
+    for (c, d) in &order {
+        description.push_str(&format!("{}:{d:?},", all[*c].name));
+    }
+    if !filters.is_empty() {
+        let names: Vec<&str> = filters.iter().map(|f| all[*f].name).collect();
+        description.push_str(&format!("|filter:{}", names.join(",")));
+    }
+    ListingStatements {
+        first: build(&named, false, "page_first"),
+        last: build(&reversed, false, "page_last"),
+        after: build(&named, true, "page_after"),
+        before: build(&reversed, true, "page_before"),
+        order,
+        fingerprint: token::fingerprint(description.as_bytes()),
+    }
+}
+
+fn flip(d: Direction) -> Direction {
+    match d {
+        Direction::Asc => Direction::Desc,
+        Direction::Desc => Direction::Asc,
+    }
+}
+
+/// The index that serves a listing: filter columns first, then the total order.
+pub(super) fn advice_for<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> IndexAdvice {
+    let all = E::columns();
+    let mut columns: Vec<(String, Direction)> = Vec::new();
+    for f in filters {
+        if !columns.iter().any(|(c, _)| c == all[*f].name) {
+            columns.push((all[*f].name.to_owned(), Direction::Asc));
+        }
+    }
+    for (c, d) in sort.total_order() {
+        columns.push((all[c].name.to_owned(), d));
+    }
+    let index_name = {
+        let mut n = format!(
+            "{}_{}",
+            E::TABLE,
+            columns
+                .iter()
+                .map(|(c, _)| c.as_str())
+                .collect::<Vec<_>>()
+                .join("_")
+        );
+        n.push_str("_keyset");
+        n.truncate(63);
+        n
+    };
+    let list = columns
+        .iter()
+        .map(|(c, d)| {
+            format!(
+                "{}{}",
+                ident(c),
+                if *d == Direction::Desc { " DESC" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    IndexAdvice {
+        sql: format!(
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS {} ON {} ({list})",
+            ident(&index_name),
+            table_ref::<E>()
+        ),
+        columns,
+    }
+}
+
+/// The indexes an entity's declared listings need (default order and named listings).
+pub(crate) fn index_advice<E: Entity>() -> Vec<IndexAdvice> {
+    let mut advice = Vec::new();
+    let pk_only = |k: &SortKey<E>| k.total_order().len() == 1;
+    let default = SortKey::<E>::default_for();
+    if !pk_only(&default) {
+        advice.push(advice_for(default, &[]));
+    }
+    for key in E::listings() {
+        if !pk_only(key) {
+            advice.push(advice_for(*key, &[]));
+        }
+    }
+    advice.dedup();
+    advice
+}
+
+const INDEXES_SQL: &str = "\
+SELECT array(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+             ORDER BY k.ord),
+       array(SELECT (o & 1) = 1 FROM unnest(i.indoption::int2[]) o)
+FROM pg_index i WHERE i.indrelid = to_regclass($1::text) AND i.indisvalid";
+
+/// Adds a warning to `report` for each advised index the table lacks.
+pub(crate) async fn check_indexes(
+    db: &crate::Db,
+    table_ref: &str,
+    table: &str,
+    advice: &[IndexAdvice],
+    report: &mut SchemaReport,
+) -> Result<()> {
+    if advice.is_empty() {
+        return Ok(());
+    }
+    let rows = db.query(INDEXES_SQL, &[&table_ref]).await?;
+    let indexes: Vec<(Vec<String>, Vec<bool>)> =
+        rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    for wanted in advice {
+        let served = indexes.iter().any(|(names, desc)| {
+            names.len() >= wanted.columns.len() && {
+                let matches = |invert: bool| {
+                    wanted.columns.iter().enumerate().all(|(i, (name, d))| {
+                        names[i] == *name && (desc[i] != invert) == (*d == Direction::Desc)
+                    })
+                };
+                matches(false) || matches(true)
+            }
+        });
+        if !served {
+            report.warnings.push(format!(
+                "no index serves a listing of `{table}` ordered by ({}); create it with: {}",
+                wanted
+                    .columns
+                    .iter()
+                    .map(|(c, d)| format!("{c} {d:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                wanted.sql
+            ));
+        }
+    }
+    Ok(())
+}

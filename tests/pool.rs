@@ -1,0 +1,209 @@
+//! Connection handling: pool exhaustion, pipelining when saturated, the connections kept for
+//! autocommit statements, and transactions sharing a small pool with them.
+
+use std::time::Duration;
+
+use pgrepo::{Db, Error};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn an_exhausted_pool_times_out_with_its_state() {
+    let t = fresh_with("pool", |b| {
+        b.max_size(1).wait_timeout(Duration::from_millis(200))
+    })
+    .await;
+    let held = t.db.begin().await.unwrap();
+    let err = t.db.repo::<User>().count().await.unwrap_err();
+    match err {
+        Error::PoolTimeout {
+            max_size, in_use, ..
+        } => assert_eq!((max_size, in_use), (1, 1)),
+        other => panic!("expected PoolTimeout, got {other}"),
+    }
+    held.rollback().await.unwrap();
+    assert_eq!(t.db.repo::<User>().count().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_saturated_pool_pipelines_autocommit_statements_and_returns_every_connection() {
+    let t = fresh_with("pipelining", |b| b.max_size(2)).await;
+    let users = t.db.repo::<User>();
+    let ids: Vec<i64> = users
+        .insert_many(&(0..64).map(new_user).collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    // A transaction holds one of the two connections throughout.
+    let tx = t.db.begin().await.unwrap();
+    tx.repo::<User>().insert(&new_user(100)).await.unwrap();
+    let results = futures_util::future::join_all(ids.iter().map(|&id| users.get(id))).await;
+    for (id, result) in ids.iter().zip(results) {
+        assert_eq!(
+            result.unwrap().map(|u| u.id),
+            Some(*id),
+            "each caller gets its own row"
+        );
+    }
+    let backends =
+        t.db.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_type = 'client backend'",
+            &[],
+        )
+        .await
+        .unwrap()[0]
+            .get::<_, i64>(0);
+    assert!(backends <= 2, "never more than the pool's size: {backends}");
+    tx.rollback().await.unwrap();
+    // Every connection comes back to whoever waits for one: two transactions can start at once
+    // (the second takes the connection autocommit statements kept), with no pool timeout.
+    let (a, b) = (t.db.begin().await.unwrap(), t.db.begin().await.unwrap());
+    a.rollback().await.unwrap();
+    b.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn autocommit_statements_keep_their_connection_yet_hand_it_back_and_replace_it() {
+    let t = fresh_with("lane", |b| {
+        b.max_size(1).wait_timeout(Duration::from_secs(5))
+    })
+    .await;
+    let users = t.db.repo::<User>();
+    let backend =
+        async || -> i32 { t.db.query("SELECT pg_backend_pid()", &[]).await.unwrap()[0].get(0) };
+    let first = backend().await;
+    let user = users.insert(&new_user(1)).await.unwrap();
+    assert_eq!(
+        users.get(user.id).await.unwrap().map(|u| u.id),
+        Some(user.id)
+    );
+    assert_eq!(
+        backend().await,
+        first,
+        "consecutive statements keep one connection"
+    );
+    let status = t.db.status();
+    assert_eq!(
+        (
+            status.open,
+            status.autocommit,
+            status.idle,
+            status.transactions
+        ),
+        (1, 1, 0, 0),
+        "{status:?}"
+    );
+
+    // The pool's only connection is kept by autocommit statements, yet a transaction gets it,
+    // and an autocommit statement issued meanwhile waits for the commit, then runs.
+    let tx = t.db.begin().await.unwrap();
+    tx.repo::<User>().insert(&new_user(2)).await.unwrap();
+    let status = t.db.status();
+    assert_eq!(
+        (status.open, status.autocommit, status.transactions),
+        (1, 0, 1),
+        "{status:?}"
+    );
+    let (count, committed) = tokio::join!(users.count(), async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tx.commit().await
+    });
+    committed.unwrap();
+    assert_eq!(
+        count.unwrap(),
+        2,
+        "the waiting statement ran after the commit"
+    );
+    assert_eq!(backend().await, first);
+
+    // A kept connection the server closed is replaced, not handed to the next statement.
+    let other = Db::connect(&t.database.url()).await.unwrap();
+    let terminated: bool = other
+        .query("SELECT pg_terminate_backend($1)", &[&first])
+        .await
+        .unwrap()[0]
+        .get(0);
+    assert!(terminated);
+    // The client notices the closed socket as soon as its connection task runs.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(users.count().await.unwrap(), 2);
+    assert_ne!(backend().await, first, "a new connection serves statements");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactions_and_autocommit_statements_share_a_small_pool_without_starving() {
+    let t = fresh_with("lane_mix", |b| {
+        b.max_size(3).wait_timeout(Duration::from_secs(20))
+    })
+    .await;
+    let users = t.db.repo::<User>();
+    let ids: Vec<i64> = users
+        .insert_many(&(0..50).map(new_user).collect::<Vec<_>>())
+        .await
+        .unwrap()
+        .iter()
+        .map(|u| u.id)
+        .collect();
+    // 40 tasks: every fourth runs transactions (each holding its connection across a sleep),
+    // the others run bursts of autocommit gets that pipeline on the kept connections.
+    let tasks: Vec<_> = (0..40usize)
+        .map(|task| {
+            let db = t.db.clone();
+            let ids = ids.clone();
+            tokio::spawn(async move {
+                for round in 0..5usize {
+                    let id = ids[(task * 7 + round) % ids.len()];
+                    if task % 4 == 0 {
+                        let tx = db.begin().await?;
+                        let user = tx.repo::<User>().get(id).await?.expect("row");
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                        tx.repo::<User>()
+                            .update(&User {
+                                score: -1.0,
+                                ..user
+                            })
+                            .await?;
+                        tx.commit().await?;
+                    } else {
+                        let repo = db.repo::<User>();
+                        let gets = (0..8).map(|k| repo.get(ids[(id as usize + k) % ids.len()]));
+                        for got in futures_util::future::join_all(gets).await {
+                            assert!(got?.is_some());
+                        }
+                    }
+                }
+                Ok::<_, Error>(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let backends: i64 =
+        t.db.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND backend_type = 'client backend'",
+            &[],
+        )
+        .await
+        .unwrap()[0]
+            .get(0);
+    assert!(backends <= 3, "never more than the pool's size: {backends}");
+    // Every transaction committed its update.
+    let expected: std::collections::BTreeSet<i64> = (0..40usize)
+        .filter(|task| task % 4 == 0)
+        .flat_map(|task| (0..5usize).map(move |round| (task * 7 + round) % 50))
+        .map(|i| ids[i])
+        .collect();
+    let updated: Vec<i64> =
+        t.db.query("SELECT id FROM users WHERE score = -1.0 ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+    assert_eq!(updated, expected.into_iter().collect::<Vec<_>>());
+}
