@@ -124,6 +124,29 @@ pub fn new_user(i: usize) -> NewUser {
     }
 }
 
+/// Inserts users `new_user(0..n)` in one statement and returns their ids, in order.
+pub async fn insert_users(db: &Db, n: usize) -> Vec<i64> {
+    db.repo::<User>()
+        .insert_many(&(0..n).map(new_user).collect::<Vec<_>>())
+        .await
+        .expect("insert users")
+        .iter()
+        .map(|u| u.id)
+        .collect()
+}
+
+/// Client backends connected to this database now, counted by the server.
+pub async fn client_backends(db: &Db) -> i64 {
+    db.query(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+         AND backend_type = 'client backend'",
+        &[],
+    )
+    .await
+    .expect("pg_stat_activity")[0]
+        .get(0)
+}
+
 /// Executions of statements whose text contains every fragment, in this database, counted by
 /// `pg_stat_statements` on the server.
 pub async fn calls(db: &Db, fragments: &[&str]) -> i64 {

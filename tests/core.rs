@@ -524,14 +524,7 @@ async fn each_statement_runs_in_a_span_with_statement_table_rows_and_duration() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repositories_work_from_spawned_tasks() {
     let t = fresh("spawn").await;
-    let ids: Vec<i64> =
-        t.db.repo::<User>()
-            .insert_many(&(0..20).map(new_user).collect::<Vec<_>>())
-            .await
-            .unwrap()
-            .iter()
-            .map(|u| u.id)
-            .collect();
+    let ids = insert_users(&t.db, 20).await;
     // Futures of the repository are `Send + 'static` when the executor is owned: a service
     // spawns them on its runtime.
     let tasks: Vec<_> = ids

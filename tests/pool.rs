@@ -29,13 +29,7 @@ async fn an_exhausted_pool_times_out_with_its_state() {
 async fn a_saturated_pool_pipelines_autocommit_statements_and_returns_every_connection() {
     let t = fresh_with("pipelining", |b| b.max_size(2)).await;
     let users = t.db.repo::<User>();
-    let ids: Vec<i64> = users
-        .insert_many(&(0..64).map(new_user).collect::<Vec<_>>())
-        .await
-        .unwrap()
-        .iter()
-        .map(|u| u.id)
-        .collect();
+    let ids = insert_users(&t.db, 64).await;
     // A transaction holds one of the two connections throughout.
     let tx = t.db.begin().await.unwrap();
     tx.repo::<User>().insert(&new_user(100)).await.unwrap();
@@ -47,15 +41,7 @@ async fn a_saturated_pool_pipelines_autocommit_statements_and_returns_every_conn
             "each caller gets its own row"
         );
     }
-    let backends =
-        t.db.query(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND backend_type = 'client backend'",
-            &[],
-        )
-        .await
-        .unwrap()[0]
-            .get::<_, i64>(0);
+    let backends = client_backends(&t.db).await;
     assert!(backends <= 2, "never more than the pool's size: {backends}");
     tx.rollback().await.unwrap();
     // Every connection comes back to whoever waits for one: two transactions can start at once
@@ -139,14 +125,7 @@ async fn transactions_and_autocommit_statements_share_a_small_pool_without_starv
         b.max_size(3).wait_timeout(Duration::from_secs(20))
     })
     .await;
-    let users = t.db.repo::<User>();
-    let ids: Vec<i64> = users
-        .insert_many(&(0..50).map(new_user).collect::<Vec<_>>())
-        .await
-        .unwrap()
-        .iter()
-        .map(|u| u.id)
-        .collect();
+    let ids = insert_users(&t.db, 50).await;
     // 40 tasks: every fourth runs transactions (each holding its connection across a sleep),
     // the others run bursts of autocommit gets that pipeline on the kept connections.
     let tasks: Vec<_> = (0..40usize)
@@ -182,15 +161,7 @@ async fn transactions_and_autocommit_statements_share_a_small_pool_without_starv
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    let backends: i64 =
-        t.db.query(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND backend_type = 'client backend'",
-            &[],
-        )
-        .await
-        .unwrap()[0]
-            .get(0);
+    let backends = client_backends(&t.db).await;
     assert!(backends <= 3, "never more than the pool's size: {backends}");
     // Every transaction committed its update.
     let expected: std::collections::BTreeSet<i64> = (0..40usize)

@@ -70,6 +70,33 @@ struct Mapping<'a> {
     span: Span,
 }
 
+/// The value of the one key `key` of `#[pgrepo(...)]` attributes; duplicates and other keys
+/// are errors (`expected` completes the latter's message).
+fn read_key<T: syn::parse::Parse>(
+    attrs: &[syn::Attribute],
+    key: &str,
+    expected: &str,
+    push: &mut impl FnMut(syn::Error),
+) -> Option<T> {
+    let mut value = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("pgrepo")) {
+        let result = attr.parse_nested_meta(|meta| {
+            if !meta.path.is_ident(key) {
+                return Err(meta.error(format!("unknown pgrepo attribute {expected}")));
+            }
+            if value.is_some() {
+                return Err(meta.error(format!("duplicate pgrepo attribute `{key}`")));
+            }
+            value = Some(meta.value()?.parse()?);
+            Ok(())
+        });
+        if let Err(e) = result {
+            push(e);
+        }
+    }
+    value
+}
+
 /// `#[derive(Insertable)]`.
 pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut errors: Option<syn::Error> = None;
@@ -77,25 +104,12 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
         Some(all) => all.combine(e),
         None => errors = Some(e),
     };
-    let mut entity: Option<Path> = None;
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("pgrepo")) {
-        let result = attr.parse_nested_meta(|meta| {
-            if meta.path.is_ident("entity") {
-                if entity.is_some() {
-                    return Err(meta.error("duplicate pgrepo attribute `entity`"));
-                }
-                entity = Some(meta.value()?.parse()?);
-                Ok(())
-            } else {
-                Err(meta.error(
-                    "unknown pgrepo attribute for `#[derive(Insertable)]`: expected `entity = Type`",
-                ))
-            }
-        });
-        if let Err(e) = result {
-            push(e);
-        }
-    }
+    let entity: Option<Path> = read_key(
+        &input.attrs,
+        "entity",
+        "for `#[derive(Insertable)]`: expected `entity = Type`",
+        &mut push,
+    );
     let fields = match &input.data {
         Data::Struct(data) => match &data.fields {
             Fields::Named(named) => Some(&named.named),
@@ -113,25 +127,12 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let mut mappings: Vec<Mapping<'_>> = Vec::new();
     for field in fields {
         let ident = field.ident.as_ref().expect("named fields");
-        let mut target: Option<LitStr> = None;
-        for attr in field.attrs.iter().filter(|a| a.path().is_ident("pgrepo")) {
-            let result = attr.parse_nested_meta(|meta| {
-                if meta.path.is_ident("field") {
-                    if target.is_some() {
-                        return Err(meta.error("duplicate pgrepo attribute `field`"));
-                    }
-                    target = Some(meta.value()?.parse()?);
-                    Ok(())
-                } else {
-                    Err(meta.error(
-                        "unknown pgrepo attribute on a field of `#[derive(Insertable)]`: expected `field = \"entity_field\"`",
-                    ))
-                }
-            });
-            if let Err(e) = result {
-                push(e);
-            }
-        }
+        let target: Option<LitStr> = read_key(
+            &field.attrs,
+            "field",
+            "on a field of `#[derive(Insertable)]`: expected `field = \"entity_field\"`",
+            &mut push,
+        );
         let (name, span) = match &target {
             Some(lit) => (lit.value(), lit.span()),
             None => (
