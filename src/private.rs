@@ -117,6 +117,12 @@ pub fn unknown_enum_text(enum_name: &str, found: &str, expected: &[&str]) -> Box
     .into()
 }
 
+/// The type of an entity's field at index `N` (implemented by `#[derive(Entity)]`).
+pub trait FieldOf<const N: usize> {
+    /// The field's type.
+    type Ty;
+}
+
 /// A field type `#[derive(Insertable)]` may bind where the entity has `Column`: the same type,
 /// or a borrowed form of it.
 #[diagnostic::on_unimplemented(

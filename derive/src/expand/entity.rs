@@ -37,7 +37,7 @@ pub(super) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
     let upsertable_impl = insert::upsertable_impl(&entity, primary_key.index);
     let inherent_consts = consts::inherent_consts(&entity)?;
     let foreign_key_checks = consts::foreign_key_checks(&entity);
-    let field_items = super::insertable::entity_field_items(&entity);
+    let (fields_module, field_types) = super::insertable::entity_fields_module(&entity);
 
     Ok(quote! {
         #new_struct
@@ -48,8 +48,9 @@ pub(super) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             #upsertable_impl
             #inherent_consts
             #foreign_key_checks
-            #field_items
+            #field_types
         };
+        #fields_module
     })
 }
 

@@ -1,9 +1,9 @@
 //! `#[derive(Insertable)]` on a caller's own struct (a request body, a borrowed view), and the
 //! hidden per-field items `#[derive(Entity)]` gives it to check against.
 //!
-//! The entity's derive emits, per field, its column index (`User::__PGREPO_FIELD_email`) and its
-//! type (`User::__pgrepo_type_email()`), plus the names of the fields an insert must provide
-//! (`User::__PGREPO_INSERT_FIELDS`). The insertable's derive binds each of its fields at the
+//! The entity's derive emits a hidden module beside the entity, `__pgrepo_fields_User`, with
+//! per field its column index (`const email: usize`) and the names of the fields an insert must
+//! provide (`INSERT_FIELDS`), and per field `impl FieldOf<index> for User { type Ty = … }`. The insertable's derive binds each of its fields at the
 //! entity field of the same name (or `#[pgrepo(field = "...")]`), so at compile time:
 //! - a field the entity does not have is an unknown associated item, at that field;
 //! - a field whose type cannot be inserted into the column is a trait error, at that field;
@@ -16,49 +16,83 @@ use syn::{Data, DeriveInput, Fields, LitStr, Path};
 
 use crate::ast::Entity;
 
-fn field_const(name: &str, span: Span) -> syn::Ident {
-    format_ident!("__PGREPO_FIELD_{}", name, span = span)
+/// The identifier naming field `name` (raw when `name` is a keyword: `r#type`), if any.
+fn field_ident(name: &str, span: Span) -> Option<syn::Ident> {
+    if let Ok(mut ident) = syn::parse_str::<syn::Ident>(name) {
+        ident.set_span(span);
+        return Some(ident);
+    }
+    // A keyword: only a raw identifier names it (and these few cannot be raw).
+    let word = name.starts_with(|c: char| c.is_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+    (word && !matches!(name, "self" | "Self" | "super" | "crate" | "_"))
+        .then(|| syn::Ident::new_raw(name, span))
 }
 
-fn field_type_fn(name: &str, span: Span) -> syn::Ident {
-    format_ident!("__pgrepo_type_{}", name, span = span)
+/// `__pgrepo_fields_User`: the hidden module beside an entity naming its fields.
+fn fields_module(entity: &syn::Ident) -> syn::Ident {
+    format_ident!("__pgrepo_fields_{}", entity)
 }
 
-/// `impl User { __PGREPO_FIELD_…; __pgrepo_type_…(); __PGREPO_INSERT_FIELDS }` (hidden).
-pub(super) fn entity_field_items(entity: &Entity<'_>) -> TokenStream {
+/// The entity's visibility as seen from inside its fields module (one level deeper).
+fn inner_vis(vis: &syn::Visibility) -> TokenStream {
+    match vis {
+        syn::Visibility::Public(_) => quote!(pub),
+        syn::Visibility::Inherited => quote!(pub(super)),
+        syn::Visibility::Restricted(r) if r.path.is_ident("crate") => quote!(pub(crate)),
+        syn::Visibility::Restricted(r) if r.path.is_ident("super") && r.in_token.is_none() => {
+            quote!(pub(in super::super))
+        }
+        syn::Visibility::Restricted(_) => quote!(pub(crate)),
+    }
+}
+
+/// Hidden items naming an entity's fields for `#[derive(Insertable)]`: beside the entity, the
+/// module `__pgrepo_fields_User { const email: usize = 1; …; const INSERT_FIELDS }` (no types,
+/// so it works in any scope, a function body included); in the derive's const block, per field,
+/// `impl FieldOf<1> for User { type Ty = String; }` (where the field types resolve).
+pub(super) fn entity_fields_module(entity: &Entity<'_>) -> (TokenStream, TokenStream) {
     let ident = entity.ident;
+    let module = fields_module(ident);
     let vis = entity.vis;
-    let mut items = Vec::new();
+    let inner = inner_vis(entity.vis);
+    let mut consts = Vec::new();
+    let mut impls = Vec::new();
     let mut insert_fields = Vec::new();
     for (index, field) in entity.fields.iter().enumerate() {
-        let name = field.ident.to_string();
-        let name = name.trim_start_matches("r#");
-        let konst = field_const(name, Span::call_site());
-        let type_fn = field_type_fn(name, Span::call_site());
+        let name = field.ident;
         let ty = field.ty;
         let index = proc_macro2::Literal::usize_unsuffixed(index);
-        items.push(quote! {
-            #[doc(hidden)]
-            #[allow(non_upper_case_globals)]
-            #vis const #konst: usize = #index;
-            #[doc(hidden)]
-            #vis fn #type_fn() -> ::core::marker::PhantomData<#ty> {
-                ::core::marker::PhantomData
+        consts.push(quote!(#inner const #name: usize = #index;));
+        impls.push(quote! {
+            #[automatically_derived]
+            impl ::pgrepo::__private::FieldOf<#index> for #ident {
+                type Ty = #ty;
             }
         });
         if field.attrs.generated.is_none() {
-            insert_fields.push(name.to_owned());
+            insert_fields.push(name.to_string().trim_start_matches("r#").to_owned());
         }
     }
-    quote! {
-        #[automatically_derived]
-        #[allow(dead_code)]
-        impl #ident {
-            #(#items)*
-            #[doc(hidden)]
-            #vis const __PGREPO_INSERT_FIELDS: &'static [&'static str] = &[#(#insert_fields),*];
+    let module = quote! {
+        #[doc(hidden)]
+        #[allow(non_snake_case, non_upper_case_globals, dead_code)]
+        #vis mod #module {
+            #(#consts)*
+            #inner const INSERT_FIELDS: &[&str] = &[#(#insert_fields),*];
         }
+    };
+    (module, quote!(#(#impls)*))
+}
+
+/// The path of the fields module of the entity at `entity` (`a::User` -> `a::__pgrepo_fields_User`).
+fn fields_module_path(entity: &Path) -> Path {
+    let mut path = entity.clone();
+    if let Some(last) = path.segments.last_mut() {
+        last.ident = fields_module(&last.ident);
+        last.arguments = syn::PathArguments::None;
     }
+    path
 }
 
 /// What `#[pgrepo(...)]` says on the insertable struct and its fields.
@@ -140,7 +174,7 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 ident.span(),
             ),
         };
-        if syn::parse_str::<syn::Ident>(&name).is_err() {
+        if field_ident(&name, span).is_none() {
             push(syn::Error::new(
                 span,
                 format!("`{name}` is not a field name"),
@@ -177,17 +211,21 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
 
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let fields = fields_module_path(&entity);
     let arms = mappings.iter().map(|m| {
-        let konst = field_const(&m.target, m.span);
+        let name = field_ident(&m.target, m.span).expect("checked above");
         let field = m.field;
-        quote_spanned! {m.span=> #entity::#konst => &self.#field, }
+        quote_spanned! {m.span=> #fields::#name => &self.#field, }
     });
     let type_checks = mappings.iter().map(|m| {
-        let type_fn = field_type_fn(&m.target, m.span);
+        let name = field_ident(&m.target, m.span).expect("checked above");
         let field = m.field;
-        quote_spanned! {m.ty.span()=>
-            ::pgrepo::__private::assert_insert_type(
-                #entity::#type_fn(),
+        let check = quote_spanned! {m.ty.span()=> ::pgrepo::__private::assert_insert_type };
+        quote_spanned! {m.span=>
+            #check(
+                ::core::marker::PhantomData::<
+                    <#entity as ::pgrepo::__private::FieldOf<{ #fields::#name }>>::Ty,
+                >,
                 ::pgrepo::__private::phantom_of(&__value.#field),
             );
         }
@@ -221,9 +259,27 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
 
             ::core::assert!(
-                ::pgrepo::__private::covers(#entity::__PGREPO_INSERT_FIELDS, &[#(#given),*]),
+                ::pgrepo::__private::covers(#fields::INSERT_FIELDS, &[#(#given),*]),
                 #missing
             );
         };
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keywords_become_raw_identifiers() {
+        let span = proc_macro2::Span::call_site();
+        assert_eq!(
+            super::field_ident("name", span).unwrap().to_string(),
+            "name"
+        );
+        assert_eq!(
+            super::field_ident("type", span).unwrap().to_string(),
+            "r#type"
+        );
+        assert!(super::field_ident("self", span).is_none());
+        assert!(super::field_ident("a b", span).is_none());
+    }
 }

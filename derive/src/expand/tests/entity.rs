@@ -191,55 +191,41 @@ fn expands_the_documented_example() {
             };
 
             #[automatically_derived]
-            #[allow(dead_code)]
-            impl User {
-                #[doc(hidden)]
-                #[allow(non_upper_case_globals)]
-                pub const __PGREPO_FIELD_id: usize = 0;
-                #[doc(hidden)]
-                pub fn __pgrepo_type_id() -> ::core::marker::PhantomData<Uuid> {
-                    ::core::marker::PhantomData
-                }
-                #[doc(hidden)]
-                #[allow(non_upper_case_globals)]
-                pub const __PGREPO_FIELD_email: usize = 1;
-                #[doc(hidden)]
-                pub fn __pgrepo_type_email() -> ::core::marker::PhantomData<String> {
-                    ::core::marker::PhantomData
-                }
-                #[doc(hidden)]
-                #[allow(non_upper_case_globals)]
-                pub const __PGREPO_FIELD_name: usize = 2;
-                #[doc(hidden)]
-                pub fn __pgrepo_type_name() -> ::core::marker::PhantomData<String> {
-                    ::core::marker::PhantomData
-                }
-                #[doc(hidden)]
-                #[allow(non_upper_case_globals)]
-                pub const __PGREPO_FIELD_hair_color: usize = 3;
-                #[doc(hidden)]
-                pub fn __pgrepo_type_hair_color() -> ::core::marker::PhantomData<Option<String> > {
-                    ::core::marker::PhantomData
-                }
-                #[doc(hidden)]
-                #[allow(non_upper_case_globals)]
-                pub const __PGREPO_FIELD_team_id: usize = 4;
-                #[doc(hidden)]
-                pub fn __pgrepo_type_team_id() -> ::core::marker::PhantomData<i64> {
-                    ::core::marker::PhantomData
-                }
-                #[doc(hidden)]
-                #[allow(non_upper_case_globals)]
-                pub const __PGREPO_FIELD_created_at: usize = 5;
-                #[doc(hidden)]
-                pub fn __pgrepo_type_created_at() -> ::core::marker::PhantomData<OffsetDateTime> {
-                    ::core::marker::PhantomData
-                }
-                #[doc(hidden)]
-                pub const __PGREPO_INSERT_FIELDS: &'static [&'static str] =
-                    &["email", "name", "hair_color", "team_id"];
+            impl ::pgrepo::__private::FieldOf<0> for User {
+                type Ty = Uuid;
+            }
+            #[automatically_derived]
+            impl ::pgrepo::__private::FieldOf<1> for User {
+                type Ty = String;
+            }
+            #[automatically_derived]
+            impl ::pgrepo::__private::FieldOf<2> for User {
+                type Ty = String;
+            }
+            #[automatically_derived]
+            impl ::pgrepo::__private::FieldOf<3> for User {
+                type Ty = Option<String>;
+            }
+            #[automatically_derived]
+            impl ::pgrepo::__private::FieldOf<4> for User {
+                type Ty = i64;
+            }
+            #[automatically_derived]
+            impl ::pgrepo::__private::FieldOf<5> for User {
+                type Ty = OffsetDateTime;
             }
         };
+        #[doc(hidden)]
+        #[allow(non_snake_case, non_upper_case_globals, dead_code)]
+        pub mod __pgrepo_fields_User {
+            pub const id: usize = 0;
+            pub const email: usize = 1;
+            pub const name: usize = 2;
+            pub const hair_color: usize = 3;
+            pub const team_id: usize = 4;
+            pub const created_at: usize = 5;
+            pub const INSERT_FIELDS: &[&str] = &["email", "name", "hair_color", "team_id"];
+        }
     };
     assert_tokens_eq(&expanded, &expected);
 }

@@ -67,6 +67,19 @@ struct Event {
     id: i64,
 }
 
+/// A borrowed view inserting tags: a keyword field by name, another renamed.
+#[derive(Insertable)]
+#[pgrepo(entity = Tag)]
+pub struct TagView<'a> {
+    /// Fills `name`.
+    #[pgrepo(field = "name")]
+    pub label: &'a str,
+    /// Fills `owner_id`.
+    pub owner_id: Option<i64>,
+    /// Fills `type`.
+    pub r#type: &'a str,
+}
+
 fn is_upsertable<E: Upsertable>() -> usize {
     E::conflict_column()
 }
@@ -78,6 +91,34 @@ fn is_from_row<R: FromRow>() -> usize {
 }
 
 fn main() {
+    // An insertable declared in a function body, for an entity declared there too.
+    #[derive(Entity)]
+    #[pgrepo(table = "local")]
+    struct Local {
+        #[pgrepo(id, generated)]
+        id: i64,
+        kind: LocalKind,
+    }
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, pgrepo::TextEnum)]
+    enum LocalKind {
+        A,
+    }
+    #[derive(Insertable)]
+    #[pgrepo(entity = Local)]
+    struct LocalNew {
+        kind: LocalKind,
+    }
+    is_insertable::<LocalNew>();
+    is_insertable::<TagView<'static>>();
+    let view = TagView {
+        label: "l",
+        owner_id: None,
+        r#type: "t",
+    };
+    // Each column the database does not fill has a value.
+    for column in 0..3 {
+        let _ = Insertable::param(&view, column);
+    }
     // The insert struct has every non-generated field, and the derives asked for.
     let new = NewUser {
         email: "a@example.com".to_owned(),
