@@ -34,8 +34,10 @@
 //! | feature | what | where |
 //! | --- | --- | --- |
 //! | prepared-statement repositories | CRUD, lookups, `insert_many` in one statement, upsert, typed raw SQL | [`Repo`], [`Db::query_as`] |
+//! | inserts from your own types | a request body or borrowed view inserts without copying, fields checked at compile time | `#[derive(Insertable)]`, [`Insertable`] |
+//! | connection handling | autocommit statements keep their connection between statements and pipeline when the pool is saturated; transactions get their own | [`DbBuilder`], [`Db::status`] |
 //! | transactions | statements in one transaction, committed or rolled back as a whole | [`Db::begin`], [`Db::transaction`], [`Tx`] |
-//! | keyset pagination | pages after/before opaque cursors, same cost at any depth; streaming export; index advice | [`Repo::list`], [`Listing`] |
+//! | keyset pagination | pages after/before signed opaque cursors, same cost at any depth; equality filters; streaming export; index advice | [`Repo::list`], [`Listing`], [`DbBuilder::cursor_secret`] |
 //! | batched loaders | concurrent `load(key)` calls become one `= ANY($1)` statement; relations load one statement per level | [`Loader`], [`LookupLoader`], [`Repo::grouped`] |
 //! | strict mode | the same single-row statement repeated in one scope is an N+1 error or warning | [`Strict`] |
 //! | schema verification | every mismatch between structs and tables at once | [`Db::verify`] |
