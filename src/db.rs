@@ -312,7 +312,15 @@ impl Executor for Db {
     ) -> BoxFuture<'a, Result<Vec<T>>> {
         Box::pin(async move {
             let conn = self.autocommit().await?;
-            query_map_on(&*conn, statement, params, Retry::OnSchemaChange, decode).await
+            query_map_on(
+                &*conn,
+                statement,
+                params,
+                Retry::OnSchemaChange,
+                decode,
+                None,
+            )
+            .await
         })
     }
 

@@ -331,36 +331,21 @@ async fn with_statement<A: Attempt, C: Conn + ?Sized>(
     result
 }
 
-/// Runs a statement on one connection, decoding each row as it arrives.
+/// Runs a statement on one connection, decoding each row as it arrives. With `expect_columns`
+/// (hand-written SQL: the column count `decode` reads and the type it decodes into), the
+/// prepared statement's width is checked first.
 pub(crate) async fn query_map_on<'a, T: Send, C: Conn + ?Sized>(
     conn: &C,
     statement: &Statement,
     params: Params<'_>,
     retry: Retry,
     decode: Decode<'a, T>,
+    expect_columns: Option<(usize, &'static str)>,
 ) -> Result<Vec<T>> {
     let attempt = QueryMap {
         params,
         decode,
-        expect_columns: None,
-    };
-    with_statement(conn, statement, retry, attempt).await
-}
-
-/// As [`query_map_on`], first checking that the statement returns `columns` columns (the
-/// width of `target`).
-pub(crate) async fn query_map_checked_on<'a, T: Send, C: Conn + ?Sized>(
-    conn: &C,
-    statement: &Statement,
-    params: Params<'_>,
-    retry: Retry,
-    decode: Decode<'a, T>,
-    (columns, target): (usize, &'static str),
-) -> Result<Vec<T>> {
-    let attempt = QueryMap {
-        params,
-        decode,
-        expect_columns: Some((columns, target)),
+        expect_columns,
     };
     with_statement(conn, statement, retry, attempt).await
 }
@@ -372,7 +357,7 @@ pub(crate) async fn query_on<C: Conn + ?Sized>(
     params: Params<'_>,
     retry: Retry,
 ) -> Result<Vec<Row>> {
-    query_map_on(conn, statement, params, retry, &Ok).await
+    query_map_on(conn, statement, params, retry, &Ok, None).await
 }
 
 /// Runs a statement on one connection and returns the affected row count.

@@ -22,13 +22,13 @@ pub(crate) async fn query_as_on<T: FromRow + Send>(
     params: &[&(dyn ToSql + Sync)],
     retry: Retry,
 ) -> Result<Vec<T>> {
-    executor::query_map_checked_on(
+    executor::query_map_on(
         client,
         &statement(sql, "query_as"),
         params,
         retry,
         &crate::repo::decode::<T>,
-        (T::COLUMN_COUNT, std::any::type_name::<T>()),
+        Some((T::COLUMN_COUNT, std::any::type_name::<T>())),
     )
     .await
 }

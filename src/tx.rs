@@ -148,7 +148,15 @@ impl Executor for Tx {
         decode: Decode<'a, T>,
     ) -> BoxFuture<'a, Result<Vec<T>>> {
         Box::pin(async move {
-            query_map_on(&**self.conn(), statement, params, Retry::Never, decode).await
+            query_map_on(
+                &**self.conn(),
+                statement,
+                params,
+                Retry::Never,
+                decode,
+                None,
+            )
+            .await
         })
     }
 
