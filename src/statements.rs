@@ -205,47 +205,37 @@ impl EntityStatements {
         );
 
         let insertable: Vec<&ColumnDef> = columns.iter().filter(|c| !c.generated).collect();
-        let values = |returning: &str, label| {
-            if insertable.is_empty() {
-                Statement::new(
+        // `INSERT INTO t (cols) <source>`: one row from VALUES, or many from UNNEST of arrays.
+        let insert_from = |many: bool, returning: &str, label| {
+            let (sql, types) = if insertable.is_empty() && !many {
+                (
                     format!("INSERT INTO {table} DEFAULT VALUES{returning}"),
                     vec![],
-                    tname,
-                    label,
-                    Shape::Write,
                 )
             } else {
-                Statement::new(
-                    format!(
-                        "INSERT INTO {table} ({}) VALUES ({}){returning}",
-                        column_list(insertable.iter().copied(), ""),
-                        placeholders(insertable.len())
-                    ),
-                    insertable.iter().map(|c| c.pg_type.clone()).collect(),
-                    tname,
-                    label,
-                    Shape::Write,
-                )
-            }
-        };
-        let insert = values(&returning, "insert");
-        // One row: VALUES costs the server less than unnesting one-element arrays.
-        let insert_count = values("", "insert_many_count");
-        let unnest = |returning: &str, label| {
-            Statement::new(
-                format!(
-                    "INSERT INTO {table} ({}) SELECT * FROM UNNEST({}){returning}",
+                let source = if many {
+                    "SELECT * FROM UNNEST"
+                } else {
+                    "VALUES "
+                };
+                let types = insertable
+                    .iter()
+                    .map(|c| if many { &c.array_type } else { &c.pg_type }.clone())
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO {table} ({}) {source}({}){returning}",
                     column_list(insertable.iter().copied(), ""),
                     placeholders(insertable.len())
-                ),
-                insertable.iter().map(|c| c.array_type.clone()).collect(),
-                tname,
-                label,
-                Shape::Write,
-            )
+                );
+                (sql, types)
+            };
+            Statement::new(sql, types, tname, label, Shape::Write)
         };
-        let insert_many = unnest(&returning, "insert_many");
-        let insert_many_count = unnest("", "insert_many_count");
+        let insert = insert_from(false, &returning, "insert");
+        // One row: VALUES costs the server less than unnesting one-element arrays.
+        let insert_count = insert_from(false, "", "insert_many_count");
+        let insert_many = insert_from(true, &returning, "insert_many");
+        let insert_many_count = insert_from(true, "", "insert_many_count");
 
         let updatable: Vec<&ColumnDef> = columns
             .iter()
