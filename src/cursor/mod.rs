@@ -120,6 +120,10 @@ pub struct Listing<'x, E, X> {
     /// Equality filters, ordered by column (then by when they were added): column, value, and
     /// the value's wire form for the cursor fingerprint.
     filters: Vec<Filter>,
+    /// The statements of this sort key and filter columns, and the cursor fingerprint of the
+    /// filter values: resolved when the listing is built, not on every page.
+    statements: &'static ListingStatements,
+    fingerprint: [u8; 8],
     max_page_size: usize,
     secret: Option<Arc<[u8]>>,
 }
@@ -143,10 +147,13 @@ impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
 
 impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     pub(crate) fn new(exec: &'x X, sort: SortKey<E>) -> Self {
+        let statements = listing_statements(sort, &[]);
         Listing {
             exec,
             sort,
             filters: Vec::new(),
+            statements,
+            fingerprint: statements.fingerprint,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             secret: exec.cursor_secret().cloned(),
         }
@@ -179,6 +186,8 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
                 bytes,
             },
         );
+        self.statements = listing_statements(self.sort, &self.filter_columns());
+        self.fingerprint = self.filtered_fingerprint();
         Ok(self)
     }
 
@@ -208,11 +217,16 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     }
 
     fn statements(&self) -> &'static ListingStatements {
-        listing_statements(self.sort, &self.filter_columns())
+        self.statements
     }
 
     fn fingerprint(&self) -> [u8; 8] {
-        let base = self.statements().fingerprint;
+        self.fingerprint
+    }
+
+    /// The statements' fingerprint with the filter values in it.
+    fn filtered_fingerprint(&self) -> [u8; 8] {
+        let base = self.statements.fingerprint;
         match self.filters.as_slice() {
             [] => base,
             [one] => token::fingerprint(&[&base[..], one.bytes.as_bytes()].concat()),
