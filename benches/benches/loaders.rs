@@ -82,22 +82,11 @@ async fn loader(db: &Db) -> Result<Loaded, pgrepo::Error> {
 async fn relations(db: &Db) -> Result<Loaded, pgrepo::Error> {
     let users = db.repo::<User>().list().first(USERS).await?.items;
     let posts = db.repo::<Post>().children(Post::USER, &users).await?;
-    let mut comments = db
+    let comments = db
         .repo::<Comment>()
         .children(Comment::POST, posts.iter().flatten())
-        .await?
-        .into_iter();
-    Ok(users
-        .into_iter()
-        .zip(posts)
-        .map(|(user, posts)| {
-            let with_comments = posts
-                .into_iter()
-                .map(|post| (post, comments.next().unwrap_or_default()))
-                .collect();
-            (user, with_comments)
-        })
-        .collect())
+        .await?;
+    Ok(pgrepo_benches::model::nest(users, posts, comments))
 }
 
 fn check(loaded: &Loaded) {

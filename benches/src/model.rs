@@ -6,6 +6,8 @@
 //! `Comment {i} on post {post_id}`. Each implementation returns its own row types; the record
 //! traits here let the suite check them, once per implementation and outside the timed loop.
 
+use std::collections::HashMap;
+
 use crate::Result;
 
 /// A user to insert, built once outside the timed loop; implementations borrow or clone it as
@@ -212,6 +214,51 @@ pub const COMMENTS_PER_POST: usize = 10;
 
 /// A user with its posts, each with its comments, as loading_associations returns them.
 pub type UserTree<U, P, C> = (U, Vec<(P, Vec<C>)>);
+
+/// Groups the three flat row lists of loading_associations into the tree, for implementations
+/// that query with `= ANY($1)` and group by hand: every post under its user, every comment
+/// under its post, each in the order it arrived.
+pub fn group_tree<U: UserRecord, P: PostRecord, C: CommentRecord>(
+    users: Vec<U>,
+    posts: Vec<P>,
+    comments: Vec<C>,
+) -> Vec<UserTree<U, P, C>> {
+    let post_index: HashMap<i32, usize> =
+        posts.iter().enumerate().map(|(i, p)| (p.id(), i)).collect();
+    let mut comments_by_post: Vec<Vec<C>> = posts.iter().map(|_| Vec::new()).collect();
+    for comment in comments {
+        comments_by_post[post_index[&comment.post_id()]].push(comment);
+    }
+    let user_index: HashMap<i32, usize> =
+        users.iter().enumerate().map(|(i, u)| (u.id(), i)).collect();
+    let mut tree: Vec<UserTree<U, P, C>> =
+        users.into_iter().map(|user| (user, Vec::new())).collect();
+    for (post, comments) in posts.into_iter().zip(comments_by_post) {
+        tree[user_index[&post.user_id()]].1.push((post, comments));
+    }
+    tree
+}
+
+/// Zips levels loaded one statement each, already grouped per parent (pgrepo's `children`:
+/// posts per user; comments per post, in the order of the flattened posts), into the tree.
+pub fn nest<U, P, C>(
+    users: Vec<U>,
+    posts: Vec<Vec<P>>,
+    comments: impl IntoIterator<Item = Vec<C>>,
+) -> Vec<UserTree<U, P, C>> {
+    let mut comments = comments.into_iter();
+    users
+        .into_iter()
+        .zip(posts)
+        .map(|(user, posts)| {
+            let with_comments = posts
+                .into_iter()
+                .map(|post| (post, comments.next().unwrap_or_default()))
+                .collect();
+            (user, with_comments)
+        })
+        .collect()
+}
 
 /// Checks the loading_associations result: every user once, each with its 10 posts, each with
 /// its 10 comments, every child under the right parent.

@@ -105,23 +105,12 @@ impl Implementation for Pgrepo {
     async fn loading_associations(&mut self) -> Result<Vec<UserTree<User, Post, Comment>>> {
         let users = self.db.repo::<User>().all().await?;
         let posts = self.db.repo::<Post>().children(Post::USER, &users).await?;
-        let mut comments = self
+        let comments = self
             .db
             .repo::<Comment>()
             .children(Comment::POST, posts.iter().flatten())
-            .await?
-            .into_iter();
-        Ok(users
-            .into_iter()
-            .zip(posts)
-            .map(|(user, posts)| {
-                let with_comments = posts
-                    .into_iter()
-                    .map(|post| (post, comments.next().unwrap_or_default()))
-                    .collect();
-                (user, with_comments)
-            })
-            .collect())
+            .await?;
+        Ok(crate::model::nest(users, posts, comments))
     }
 
     async fn get_by_id(&mut self, id: i32) -> Result<User> {

@@ -13,7 +13,6 @@ use crate::Result;
 use futures_util::future::try_join_all;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, FromRow, PgConnection, Postgres, QueryBuilder};
-use std::collections::HashMap;
 
 /// A `users` row.
 #[derive(Debug, FromRow)]
@@ -154,26 +153,7 @@ impl Implementation for Sqlx {
         .fetch_all(&mut self.conn)
         .await?;
 
-        let post_index: HashMap<i32, usize> = post_ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (id, i))
-            .collect();
-        let mut comments_by_post: Vec<Vec<Comment>> = posts.iter().map(|_| Vec::new()).collect();
-        for comment in comments {
-            comments_by_post[post_index[&comment.post_id]].push(comment);
-        }
-        let user_index: HashMap<i32, usize> = user_ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (id, i))
-            .collect();
-        let mut tree: Vec<UserTree<User, Post, Comment>> =
-            users.into_iter().map(|user| (user, Vec::new())).collect();
-        for (post, comments) in posts.into_iter().zip(comments_by_post) {
-            tree[user_index[&post.user_id]].1.push((post, comments));
-        }
-        Ok(tree)
+        Ok(crate::model::group_tree(users, posts, comments))
     }
 
     async fn get_by_id(&mut self, id: i32) -> Result<User> {
