@@ -13,10 +13,10 @@ use tokio_postgres::{NoTls, Row};
 
 use crate::entity::{Entity, FromRow};
 use crate::error::{Error, Result};
-use crate::executor::{execute_on, query_map_on, Decode, Executor, Params, Retry, Sealed};
+use crate::exec::{execute_on, query_map_on, Decode, Executor, Params, Retry, Sealed};
 use crate::pool::{AutoConn, Connections};
 use crate::repo::Repo;
-use crate::statements::Statement;
+use crate::sql::Statement;
 use crate::tx::Tx;
 
 /// Settings of a [`Db`]; start from [`Db::builder`].

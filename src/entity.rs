@@ -11,8 +11,8 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 
 use crate::error::Error;
+use crate::sql::EntityStatements;
 use crate::sql_type::SqlType;
-use crate::statements::EntityStatements;
 
 /// One column of an entity, as declared on the struct.
 #[derive(Debug, Clone)]

@@ -51,21 +51,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
-mod cursor;
 mod db;
 mod entity;
 mod error;
-mod executor;
+mod exec;
+mod listing;
 mod loader;
-mod param_array;
 mod pool;
 mod raw;
-mod relation;
 mod repo;
+mod sql;
 mod sql_type;
-mod statements;
 mod strict;
-mod token;
 mod tx;
 mod verify;
 
@@ -76,19 +73,19 @@ pub mod testkit;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use cursor::{IndexAdvice, Listing, Page, SortKey, DEFAULT_MAX_PAGE_SIZE};
 pub use db::{Db, DbBuilder};
 pub use entity::{ColumnDef, Direction, Entity, FromRow, Insertable, Lookup, Upsertable};
 pub use error::{Error, Result};
-pub use executor::{Executor, Params};
+pub use exec::{Executor, Params};
+pub use listing::cursor::Cursor;
+pub use listing::{IndexAdvice, Listing, Page, SortKey, DEFAULT_MAX_PAGE_SIZE};
 pub use loader::{Loader, LoaderConfig, LookupLoader};
 pub use pool::PoolStatus;
-pub use relation::BelongsTo;
+pub use repo::relation::BelongsTo;
 pub use repo::Repo;
+pub use sql::{Shape, Statement};
 pub use sql_type::SqlType;
-pub use statements::{Shape, Statement};
 pub use strict::{OnNPlusOne, StatementCount, Strict, DEFAULT_N_PLUS_ONE_LIMIT};
-pub use token::Cursor;
 pub use tx::Tx;
 pub use verify::{EntitySet, Mismatch, SchemaReport};
 

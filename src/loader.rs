@@ -22,7 +22,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::entity::{Entity, Lookup};
 use crate::error::{Error, Result};
-use crate::executor::Executor;
+use crate::exec::Executor;
 use crate::repo::Repo;
 
 /// Settings of a loader.

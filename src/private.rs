@@ -7,7 +7,7 @@ pub use bytes::BytesMut;
 pub use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 pub use tokio_postgres::Row;
 
-pub use crate::statements::EntityStatements;
+pub use crate::sql::EntityStatements;
 
 use crate::entity::ColumnDef;
 use crate::error::Error;

@@ -7,8 +7,8 @@ use tokio_postgres::Row;
 
 use crate::entity::FromRow;
 use crate::error::Result;
-use crate::executor::{self, Retry};
-use crate::statements::{Shape, Statement};
+use crate::exec::{self, Retry};
+use crate::sql::{Shape, Statement};
 
 const TABLE: &str = "(query)";
 
@@ -22,7 +22,7 @@ pub(crate) async fn query_as_on<T: FromRow + Send>(
     params: &[&(dyn ToSql + Sync)],
     retry: Retry,
 ) -> Result<Vec<T>> {
-    executor::query_map_on(
+    exec::query_map_on(
         client,
         &statement(sql, "query_as"),
         params,
@@ -39,7 +39,7 @@ pub(crate) async fn query_on(
     params: &[&(dyn ToSql + Sync)],
     retry: Retry,
 ) -> Result<Vec<Row>> {
-    executor::query_on(client, &statement(sql, "query"), params, retry).await
+    exec::query_on(client, &statement(sql, "query"), params, retry).await
 }
 
 pub(crate) async fn execute_on(
@@ -48,5 +48,5 @@ pub(crate) async fn execute_on(
     params: &[&(dyn ToSql + Sync)],
     retry: Retry,
 ) -> Result<u64> {
-    executor::execute_on(client, &statement(sql, "execute"), params, retry).await
+    exec::execute_on(client, &statement(sql, "execute"), params, retry).await
 }

@@ -10,9 +10,9 @@ use futures_util::future::BoxFuture;
 
 use crate::entity::Entity;
 use crate::error::{Error, Result};
-use crate::executor::{Decode, Executor, Params, Sealed};
+use crate::exec::{Decode, Executor, Params, Sealed};
 use crate::repo::Repo;
-use crate::statements::{Shape, Statement};
+use crate::sql::{Shape, Statement};
 
 /// What a [`Strict`] scope does when it sees an N+1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,9 +10,9 @@ use tokio_postgres::Row;
 
 use crate::entity::{Entity, FromRow};
 use crate::error::{Error, Result};
-use crate::executor::{execute_on, query_map_on, Decode, Executor, Params, Retry, Sealed};
+use crate::exec::{execute_on, query_map_on, Decode, Executor, Params, Retry, Sealed};
 use crate::repo::Repo;
-use crate::statements::Statement;
+use crate::sql::Statement;
 
 /// An open transaction holding one pooled connection.
 ///

@@ -8,7 +8,7 @@ use tokio_postgres::types::{Kind, Type};
 use crate::db::Db;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
-use crate::statements::table_ref;
+use crate::sql::table_ref;
 
 /// One way the database differs from an entity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,7 +158,7 @@ pub struct EntityCheck {
     table: &'static str,
     columns: &'static [crate::entity::ColumnDef],
     primary_key: usize,
-    index_advice: Vec<crate::cursor::IndexAdvice>,
+    index_advice: Vec<crate::listing::IndexAdvice>,
 }
 
 impl EntityCheck {
@@ -168,7 +168,7 @@ impl EntityCheck {
             table: E::TABLE,
             columns: E::columns(),
             primary_key: E::primary_key(),
-            index_advice: crate::cursor::index_advice::<E>(),
+            index_advice: crate::listing::index_advice::<E>(),
         }
     }
 }
@@ -289,7 +289,7 @@ impl Db {
                 found: primary_keys,
             });
         }
-        crate::cursor::check_indexes(
+        crate::listing::check_indexes(
             self,
             &check.table_ref,
             check.table,

@@ -8,7 +8,7 @@ use tokio_postgres::types::{FromSql, ToSql};
 
 use crate::entity::{Entity, Lookup};
 use crate::error::Result;
-use crate::executor::Executor;
+use crate::exec::Executor;
 use crate::repo::{lookup_statements, Repo};
 
 /// `C` belongs to `P` through a foreign-key column of `C` that holds `P`'s primary key.

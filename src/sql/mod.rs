@@ -10,6 +10,8 @@ use tokio_postgres::types::Type;
 
 use crate::entity::{ColumnDef, Entity};
 
+pub(crate) mod param_array;
+
 /// What a statement returns; strict mode counts repeated [`Shape::SingleRow`] statements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {

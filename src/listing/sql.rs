@@ -7,11 +7,11 @@ use std::sync::{Mutex, OnceLock};
 
 use tokio_postgres::types::Type;
 
+use super::cursor;
 use super::SortKey;
 use crate::entity::{Direction, Entity};
 use crate::error::Result;
-use crate::statements::{quote_ident, table_ref, Shape, Statement};
-use crate::token;
+use crate::sql::{quote_ident, table_ref, Shape, Statement};
 use crate::verify::SchemaReport;
 
 /// An index a listing needs.
@@ -100,10 +100,7 @@ fn build_listing<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> ListingState
     let all = E::columns();
     let order = sort.total_order();
     let table = table_ref::<E>();
-    let select = format!(
-        "SELECT {} FROM {table}",
-        crate::statements::column_list(all, "")
-    );
+    let select = format!("SELECT {} FROM {table}", crate::sql::column_list(all, ""));
     let named: Vec<(String, Direction)> = order
         .iter()
         .map(|(c, d)| (ident(all[*c].name), *d))
@@ -166,7 +163,7 @@ fn build_listing<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> ListingState
         after: build(&named, true, "page_after"),
         before: build(&reversed, true, "page_before"),
         order,
-        fingerprint: token::fingerprint(description.as_bytes()),
+        fingerprint: cursor::fingerprint(description.as_bytes()),
     }
 }
 

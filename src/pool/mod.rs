@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use deadpool_postgres::{ClientWrapper, Object, Pool, PoolError, TimeoutType};
 
 use crate::error::{Error, Result};
-use crate::executor::Conn;
-use crate::statements::Statement;
+use crate::exec::Conn;
+use crate::sql::Statement;
 
 /// Statements with a larger id are left to the driver's cache (ids are handed out once per
 /// built statement; this bounds each connection's slots if an application builds them in a

@@ -9,12 +9,14 @@ use std::marker::PhantomData;
 
 use tokio_postgres::types::ToSql;
 
-use crate::cursor::{Listing, SortKey};
 use crate::entity::{Entity, FromRow, Insertable, Lookup, Upsertable};
 use crate::error::{Error, Result};
-use crate::executor::Executor;
-use crate::param_array::ParamArray;
-use crate::statements::{LookupStatements, Statement};
+use crate::exec::Executor;
+use crate::listing::{Listing, SortKey};
+use crate::sql::param_array::ParamArray;
+use crate::sql::{LookupStatements, Statement};
+
+pub(crate) mod relation;
 
 /// The repository of entity `E` over executor `X` ([`Db`](crate::Db), [`Tx`](crate::Tx), …).
 ///

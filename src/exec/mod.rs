@@ -19,7 +19,7 @@ use tokio_postgres::Row;
 use tracing::Instrument as _;
 
 use crate::error::{Error, Result};
-use crate::statements::Statement;
+use crate::sql::Statement;
 
 /// Parameters of one statement execution.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];

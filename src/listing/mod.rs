@@ -13,10 +13,11 @@ use tokio_postgres::types::ToSql;
 
 use crate::entity::{Direction, Entity};
 use crate::error::{Error, Result};
-use crate::executor::Executor;
-use crate::statements::{Shape, Statement};
-use crate::token::{self, Cursor, RawValue};
+use crate::exec::Executor;
+use crate::sql::{Shape, Statement};
+use cursor::{Cursor, RawValue};
 
+pub(crate) mod cursor;
 mod sql;
 
 pub use sql::IndexAdvice;
@@ -229,7 +230,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         let base = self.statements.fingerprint;
         match self.filters.as_slice() {
             [] => base,
-            [one] => token::fingerprint(&[&base[..], one.bytes.as_bytes()].concat()),
+            [one] => cursor::fingerprint(&[&base[..], one.bytes.as_bytes()].concat()),
             many => {
                 // Length-prefixed, so that two values cannot pass for two others.
                 let mut data = base.to_vec();
@@ -237,7 +238,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
                     data.extend_from_slice(&(f.bytes.as_bytes().len() as u64).to_be_bytes());
                     data.extend_from_slice(f.bytes.as_bytes());
                 }
-                token::fingerprint(&data)
+                cursor::fingerprint(&data)
             }
         }
     }
@@ -279,7 +280,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
 
     fn cursor_of(&self, row: &E) -> Result<Cursor> {
         let values = self.values_of(row)?;
-        Ok(token::encode(
+        Ok(cursor::encode(
             self.fingerprint(),
             &values,
             self.secret.as_deref(),
@@ -300,7 +301,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     }
 
     fn decode(&self, cursor: &Cursor) -> Result<Vec<RawValue>> {
-        token::decode(
+        cursor::decode(
             cursor,
             self.fingerprint(),
             self.statements().order.len(),
