@@ -27,9 +27,12 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::{ClientWrapper, Object, Pool, PoolError, TimeoutType};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::exec::Conn;
 use crate::sql::Statement;
+
+mod pool_error;
+pub(crate) use pool_error::pool_error;
 
 /// Statements with a larger id are left to the driver's cache (ids are handed out once per
 /// built statement; this bounds each connection's slots if an application builds them in a
@@ -318,25 +321,5 @@ impl Conn for LaneConn {
         self.object
             .statement_cache
             .remove(&statement.sql, &statement.types);
-    }
-}
-
-pub(crate) fn pool_error(pool: &Pool, error: PoolError, started: Instant) -> Error {
-    match error {
-        PoolError::Timeout(_) => {
-            let status = pool.status();
-            Error::PoolTimeout {
-                max_size: status.max_size,
-                in_use: status.size.saturating_sub(status.available),
-                waiting: status.waiting,
-                waited_ms: started.elapsed().as_millis() as u64,
-            }
-        }
-        PoolError::Backend(source) => Error::Connect { source },
-        PoolError::Closed => Error::Pool("the pool is closed".into()),
-        PoolError::NoRuntimeSpecified => {
-            Error::Pool("no runtime specified for the pool's timeouts".into())
-        }
-        PoolError::PostCreateHook(e) => Error::Pool(format!("post-create hook failed: {e}")),
     }
 }
