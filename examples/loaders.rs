@@ -7,6 +7,7 @@
 
 use futures_util::future::try_join_all;
 use pgrepo::testkit::TestCluster;
+use pgrepo::Executor as _;
 use pgrepo::{Db, Entity, LookupLoader};
 
 #[derive(Debug, Clone, Entity)]

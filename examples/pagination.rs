@@ -5,6 +5,7 @@
 //! Needs nothing: without `DATABASE_URL` it starts a throwaway PostgreSQL.
 //! Run with `cargo run --release --example pagination`.
 
+use pgrepo::Executor as _;
 use std::time::Instant;
 
 use futures_util::TryStreamExt as _;

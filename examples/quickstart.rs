@@ -5,6 +5,7 @@
 //! binaries (removed when it exits). Run with `cargo run --example quickstart`.
 
 use pgrepo::testkit::TestCluster;
+use pgrepo::Executor as _;
 use pgrepo::{Db, Entity, TextEnum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, TextEnum)]

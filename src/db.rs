@@ -7,17 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use futures_util::future::BoxFuture;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::NoTls;
 
-use crate::entity::{Entity, FromRow};
 use crate::error::{Error, Result};
-use crate::exec::{execute_on, query_map_on, Decode, Executor, Params, Retry, Sealed};
-use crate::pool::{AutoConn, Connections};
-use crate::repo::Repo;
+use crate::exec::{Executor, Lease, Sealed, Settings, StatementMode};
+use crate::pool::Connections;
 use crate::sql::Statement;
-use crate::tx::Tx;
+use crate::tx::{Tx, TxOptions};
 
 /// Settings of a [`Db`]; start from [`Db::builder`].
 #[derive(Debug, Clone)]
@@ -27,7 +23,7 @@ pub struct DbBuilder {
     wait_timeout: Duration,
     connect_timeout: Duration,
     pipelining: bool,
-    cursor_secret: Option<Arc<[u8]>>,
+    settings: Settings,
 }
 
 impl DbBuilder {
@@ -59,7 +55,15 @@ impl DbBuilder {
     /// are signed with a key built into pgrepo: alterations are detected, forgeries are not
     /// prevented.
     pub fn cursor_secret(mut self, secret: impl Into<Arc<[u8]>>) -> Self {
-        self.cursor_secret = Some(secret.into());
+        self.settings.cursor_secret = Some(secret.into());
+        self
+    }
+
+    /// How statements reach the server (default: [`StatementMode::Prepared`], prepared once
+    /// per connection). [`StatementMode::Unnamed`] sends each statement unnamed with its
+    /// parameter types, as connection poolers in transaction mode need.
+    pub fn statement_mode(mut self, mode: StatementMode) -> Self {
+        self.settings.statement_mode = mode;
         self
     }
 
@@ -104,7 +108,7 @@ impl DbBuilder {
             .map_err(|e| Error::Pool(e.to_string()))?;
         Ok(Db::with_connections(
             Connections::new(pool, self.pipelining),
-            self.cursor_secret,
+            self.settings,
         ))
     }
 }
@@ -119,7 +123,7 @@ pub struct Db {
 
 struct DbInner {
     connections: Connections,
-    cursor_secret: Option<Arc<[u8]>>,
+    settings: Settings,
 }
 
 impl fmt::Debug for Db {
@@ -152,21 +156,21 @@ impl Db {
             wait_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             pipelining: true,
-            cursor_secret: None,
+            settings: Settings::default(),
         })
     }
 
     /// Wraps an existing deadpool-postgres pool. Give it a wait timeout, or callers wait
     /// forever when it is exhausted.
     pub fn from_pool(pool: Pool) -> Db {
-        Db::with_connections(Connections::new(pool, true), None)
+        Db::with_connections(Connections::new(pool, true), Settings::default())
     }
 
-    fn with_connections(connections: Connections, cursor_secret: Option<Arc<[u8]>>) -> Db {
+    fn with_connections(connections: Connections, settings: Settings) -> Db {
         Db {
             inner: Arc::new(DbInner {
                 connections,
-                cursor_secret,
+                settings,
             }),
         }
     }
@@ -187,28 +191,26 @@ impl Db {
         self.inner.connections.pool()
     }
 
-    /// The repository of entity `E`, running each statement on a pooled connection.
-    pub fn repo<E: Entity>(&self) -> Repo<'_, E, Db> {
-        Repo::new(self)
-    }
-
-    /// A batched loader of `E` by primary key, running on this pool. Make one per request.
-    pub fn loader<E: Entity + Clone>(&self) -> crate::Loader<E, Db> {
-        crate::Loader::new(self.clone())
-    }
-
-    /// A strict scope over this pool: repeated single-row statements fail as N+1 queries.
-    pub fn strict(&self) -> crate::Strict<Db> {
-        crate::Strict::new(self.clone())
-    }
-
-    /// Starts a transaction on one pooled connection.
+    /// Starts a transaction on a pooled connection of its own.
+    ///
+    /// Nothing is sent yet: `BEGIN` goes out pipelined with the transaction's first statement,
+    /// so it costs no round trip of its own. Dropped without [`Tx::commit`], at any point, the
+    /// transaction is rolled back before its connection serves anyone else.
     ///
     /// # Errors
-    /// [`Error::PoolTimeout`] when no connection is free in time; a driver error if `BEGIN`
-    /// fails.
+    /// [`Error::PoolTimeout`] when no connection is free in time; connection errors.
     pub async fn begin(&self) -> Result<Tx> {
-        Tx::begin(self.connection().await?, self.inner.cursor_secret.clone()).await
+        self.begin_with(TxOptions::default()).await
+    }
+
+    /// Starts a transaction with `options` (isolation level, read-only, a prelude such as
+    /// `SET LOCAL statement_timeout = '5s'`), as [`Db::begin`].
+    ///
+    /// # Errors
+    /// As [`Db::begin`].
+    pub async fn begin_with(&self, options: TxOptions) -> Result<Tx> {
+        let conn = self.connection().await?;
+        Ok(Tx::new(conn, &options, self.inner.settings.clone()))
     }
 
     /// Runs `body` in a transaction: committed when it returns `Ok`, rolled back when it
@@ -216,6 +218,7 @@ impl Db {
     ///
     /// ```no_run
     /// # async fn demo(db: pgrepo::Db) -> Result<(), pgrepo::Error> {
+    /// use pgrepo::Executor as _;
     /// db.transaction(async |tx| {
     ///     tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = 1", &[]).await?;
     ///     tx.execute("UPDATE accounts SET balance = balance + 10 WHERE id = 2", &[]).await?;
@@ -231,7 +234,18 @@ impl Db {
     where
         F: AsyncFnOnce(&Tx) -> Result<R>,
     {
-        let tx = self.begin().await?;
+        self.transaction_with(TxOptions::default(), body).await
+    }
+
+    /// Runs `body` in a transaction with `options`, as [`Db::transaction`].
+    ///
+    /// # Errors
+    /// As [`Db::transaction`].
+    pub async fn transaction_with<R, F>(&self, options: TxOptions, body: F) -> Result<R>
+    where
+        F: AsyncFnOnce(&Tx) -> Result<R>,
+    {
+        let tx = self.begin_with(options).await?;
         match body(&tx).await {
             Ok(value) => {
                 tx.commit().await?;
@@ -246,96 +260,25 @@ impl Db {
         }
     }
 
-    /// Runs hand-written SQL and decodes each row by position into `T` (an entity, a tuple of
-    /// entities, `Option<E>` for outer joins). The statement is prepared once per connection,
-    /// like the generated ones; its columns are checked against `T` when it is prepared.
-    ///
-    /// # Errors
-    /// [`Error::ColumnMismatch`] when the query's columns do not fit `T`; driver errors.
-    pub async fn query_as<T: FromRow + Send>(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<Vec<T>> {
-        let conn = self.autocommit().await?;
-        crate::raw::query_as_on(&conn, sql, params, Retry::OnSchemaChange).await
-    }
-
-    /// Runs hand-written SQL and returns its rows (prepared once per connection).
-    ///
-    /// # Errors
-    /// Driver errors, [`Error::PoolTimeout`].
-    pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        let conn = self.autocommit().await?;
-        crate::raw::query_on(&conn, sql, params, Retry::OnSchemaChange).await
-    }
-
-    /// Runs a hand-written statement and returns the number of rows it affected.
-    ///
-    /// # Errors
-    /// Driver errors, [`Error::PoolTimeout`].
-    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        let conn = self.autocommit().await?;
-        crate::raw::execute_on(&conn, sql, params, Retry::OnSchemaChange).await
-    }
-
-    /// Runs several `;`-separated statements without parameters (DDL, migrations), in the
-    /// simple protocol.
-    ///
-    /// # Errors
-    /// Driver errors, [`Error::PoolTimeout`].
-    pub async fn batch_execute(&self, sql: &str) -> Result<()> {
-        let conn = self.autocommit().await?;
-        conn.batch_execute(sql)
-            .await
-            .map_err(|e| Error::from_driver(e, "(batch)", "batch_execute"))
-    }
-
     /// Borrows a pooled connection of its own (for a transaction).
     pub(crate) async fn connection(&self) -> Result<Object> {
         self.inner.connections.exclusive().await
-    }
-
-    /// A connection for one autocommit statement (see `pool`).
-    pub(crate) async fn autocommit(&self) -> Result<AutoConn<'_>> {
-        self.inner.connections.autocommit().await
     }
 }
 
 impl Sealed for Db {}
 impl Executor for Db {
-    fn query_map<'a, T: Send + 'a>(
-        &'a self,
-        statement: &'a Statement,
-        params: Params<'a>,
-        decode: Decode<'a, T>,
-    ) -> BoxFuture<'a, Result<Vec<T>>> {
-        Box::pin(async move {
-            let conn = self.autocommit().await?;
-            query_map_on(
-                &*conn,
-                statement,
-                params,
-                Retry::OnSchemaChange,
-                decode,
-                None,
-            )
-            .await
-        })
+    type Handle<'a> = Db;
+
+    fn handle(&self) -> Db {
+        self.clone()
     }
 
-    fn run_execute<'a>(
-        &'a self,
-        statement: &'a Statement,
-        params: Params<'a>,
-    ) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move {
-            let conn = self.autocommit().await?;
-            execute_on(&*conn, statement, params, Retry::OnSchemaChange).await
-        })
+    fn settings(&self) -> &Settings {
+        &self.inner.settings
     }
 
-    fn cursor_secret(&self) -> Option<&Arc<[u8]>> {
-        self.inner.cursor_secret.as_ref()
+    async fn lease<'a>(&'a self, _statement: &'a Statement) -> Result<Lease<'a>> {
+        Ok(Lease::lane(self.inner.connections.autocommit().await?))
     }
 }

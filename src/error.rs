@@ -157,6 +157,14 @@ pub enum Error {
         message: String,
     },
 
+    /// A statement of the transaction failed on the server, which aborted the transaction:
+    /// [`Tx::commit`](crate::Tx::commit) rolled it back, and nothing of it was committed.
+    #[error(
+        "the transaction was aborted by a statement that failed in it; it was rolled back and \
+         nothing of it was committed"
+    )]
+    TransactionAborted,
+
     /// Any other error the server or driver reported while running a statement.
     #[error("`{statement}` on `{table}` failed: {}", describe(.source))]
     Query {
@@ -186,6 +194,11 @@ impl Error {
             | Error::Connect { source } => source.as_db_error(),
             _ => None,
         }
+    }
+
+    /// Whether the server saw this statement fail, which aborts the transaction it ran in.
+    pub(crate) fn aborts_transaction(&self) -> bool {
+        self.as_db_error().is_some() || matches!(self, Error::SchemaChanged { .. })
     }
 
     /// Whether this is [`Error::NotFound`].

@@ -5,7 +5,7 @@
 //! types: prepared once per connection, never re-parsed, never casting an indexed column.
 //!
 //! ```no_run
-//! use pgrepo::{Db, Entity};
+//! use pgrepo::prelude::*; // Db, Entity, and the Executor methods every scope shares
 //!
 //! #[derive(Debug, Entity)]
 //! #[pgrepo(table = "users")]
@@ -58,7 +58,6 @@ mod exec;
 mod listing;
 mod loader;
 mod pool;
-mod raw;
 mod repo;
 mod sql;
 mod sql_type;
@@ -69,6 +68,12 @@ mod verify;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+/// The derives and the [`Executor`] trait, whose methods every scope (`Db`, `Tx`, `Strict`)
+/// shares: `use pgrepo::prelude::*;`.
+pub mod prelude {
+    pub use crate::{Db, Entity, Executor, Insertable, Sql, TextEnum, Tx};
+}
+
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
@@ -76,17 +81,18 @@ pub mod __private;
 pub use db::{Db, DbBuilder};
 pub use entity::{ColumnDef, Direction, Entity, FromRow, Insertable, Lookup, Upsertable};
 pub use error::{Error, Result};
-pub use exec::{Executor, Params};
+pub use exec::{Executor, Params, Settings, StatementMode};
 pub use listing::cursor::Cursor;
 pub use listing::{IndexAdvice, Listing, Page, SortKey, DEFAULT_MAX_PAGE_SIZE};
 pub use loader::{Loader, LoaderConfig, LookupLoader};
 pub use pool::PoolStatus;
 pub use repo::relation::BelongsTo;
 pub use repo::Repo;
-pub use sql::{Shape, Statement};
+pub use sql::raw::Sql;
+pub use sql::{Access, Shape, Statement};
 pub use sql_type::SqlType;
 pub use strict::{OnNPlusOne, StatementCount, Strict, DEFAULT_N_PLUS_ONE_LIMIT};
-pub use tx::Tx;
+pub use tx::{Isolation, Tx, TxOptions};
 pub use verify::{EntitySet, Mismatch, SchemaReport};
 
 pub use pgrepo_derive::{Entity, Insertable, TextEnum};

@@ -6,12 +6,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
-use futures_util::future::BoxFuture;
-
-use crate::entity::Entity;
 use crate::error::{Error, Result};
-use crate::exec::{Decode, Executor, Params, Sealed};
-use crate::repo::Repo;
+use crate::exec::{Executor, Lease, Sealed, Settings};
 use crate::sql::{Shape, Statement};
 
 /// What a [`Strict`] scope does when it sees an N+1.
@@ -42,7 +38,8 @@ pub const DEFAULT_N_PLUS_ONE_LIMIT: usize = 3;
 /// ```no_run
 /// # #[derive(Clone, pgrepo::Entity)] #[pgrepo(table = "users")] struct User { #[pgrepo(id)] id: i64 }
 /// # async fn demo(db: pgrepo::Db) -> Result<(), pgrepo::Error> {
-/// let scope = pgrepo::Strict::new(db.clone());
+/// use pgrepo::Executor as _;
+/// let scope = db.strict(); // or pgrepo::Strict::new(db.clone())
 /// for id in 1..10 {
 ///     scope.repo::<User>().get(id).await?; // the 4th call fails with Error::NPlusOne
 /// }
@@ -86,11 +83,6 @@ impl<X: Executor> Strict<X> {
     pub fn warn_only(mut self) -> Self {
         self.on_n_plus_one = OnNPlusOne::Warn;
         self
-    }
-
-    /// The repository of `E` in this scope.
-    pub fn repo<E: Entity>(&self) -> Repo<'_, E, Self> {
-        Repo::new(self)
     }
 
     /// Every statement run in this scope so far, most frequent first.
@@ -146,30 +138,28 @@ impl<X: Executor> Strict<X> {
 
 impl<X: Executor> Sealed for Strict<X> {}
 impl<X: Executor> Executor for Strict<X> {
-    fn query_map<'a, T: Send + 'a>(
-        &'a self,
-        statement: &'a Statement,
-        params: Params<'a>,
-        decode: Decode<'a, T>,
-    ) -> BoxFuture<'a, Result<Vec<T>>> {
-        Box::pin(async move {
-            self.record(statement)?;
-            self.inner.query_map(statement, params, decode).await
-        })
+    type Handle<'a>
+        = &'a Strict<X>
+    where
+        Self: 'a;
+
+    fn handle(&self) -> &Strict<X> {
+        self
     }
 
-    fn run_execute<'a>(
-        &'a self,
-        statement: &'a Statement,
-        params: Params<'a>,
-    ) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move {
-            self.record(statement)?;
-            self.inner.run_execute(statement, params).await
-        })
+    fn settings(&self) -> &Settings {
+        self.inner.settings()
     }
 
-    fn cursor_secret(&self) -> Option<&std::sync::Arc<[u8]>> {
-        self.inner.cursor_secret()
+    fn observe(&self, statement: &Statement) -> Result<()> {
+        self.record(statement)?;
+        self.inner.observe(statement)
+    }
+
+    fn lease<'a>(
+        &'a self,
+        statement: &'a Statement,
+    ) -> impl std::future::Future<Output = Result<Lease<'a>>> + Send + 'a {
+        self.inner.lease(statement)
     }
 }

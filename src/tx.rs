@@ -1,33 +1,139 @@
 //! [`Tx`]: statements that run in one transaction on one connection, committed or rolled back
-//! as a whole.
+//! as a whole, and [`TxOptions`].
+//!
+//! A transaction begins lazily: its `BEGIN` (with its options and prelude) is the envelope
+//! prelude of its first statement, pipelined with it. Its connection is an `Exclusive`, which
+//! never returns to the pool with the transaction open, whatever future is dropped when.
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use deadpool_postgres::Object;
-use futures_util::future::BoxFuture;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::Row;
-
-use crate::entity::{Entity, FromRow};
 use crate::error::{Error, Result};
-use crate::exec::{execute_on, query_map_on, Decode, Executor, Params, Retry, Sealed};
-use crate::repo::Repo;
+use crate::exec::envelope::{Envelope, Prelude, Sent};
+use crate::exec::{Executor, Lease, Sealed, Settings};
+use crate::pool::Exclusive;
 use crate::sql::Statement;
 
-/// An open transaction holding one pooled connection.
+/// An isolation level ([`TxOptions::isolation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Isolation {
+    /// `READ COMMITTED`, the server's default.
+    ReadCommitted,
+    /// `REPEATABLE READ`: one snapshot for the whole transaction.
+    RepeatableRead,
+    /// `SERIALIZABLE`: as if transactions ran one at a time (retry on SQLSTATE 40001).
+    Serializable,
+}
+
+impl Isolation {
+    fn sql(self) -> &'static str {
+        match self {
+            Isolation::ReadCommitted => "READ COMMITTED",
+            Isolation::RepeatableRead => "REPEATABLE READ",
+            Isolation::Serializable => "SERIALIZABLE",
+        }
+    }
+}
+
+/// How a transaction begins ([`Db::begin_with`](crate::Db::begin_with),
+/// [`Db::transaction_with`](crate::Db::transaction_with)).
 ///
-/// End it with [`Tx::commit`] or [`Tx::rollback`]. Dropped while open, it is rolled back in the
-/// background before its connection returns to the pool (or the connection is closed when no
-/// runtime is available), so an abandoned transaction never leaks into another caller.
+/// ```
+/// use pgrepo::{Isolation, TxOptions};
+/// let options = TxOptions::new()
+///     .isolation(Isolation::Serializable)
+///     .read_only(true)
+///     .prelude("SET LOCAL statement_timeout = '5s'");
+/// assert_eq!(
+///     options.begin_sql(),
+///     "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY; SET LOCAL statement_timeout = '5s'"
+/// );
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TxOptions {
+    isolation: Option<Isolation>,
+    read_only: bool,
+    deferrable: bool,
+    prelude: Option<String>,
+}
+
+impl TxOptions {
+    /// The server's defaults.
+    pub fn new() -> Self {
+        TxOptions::default()
+    }
+
+    /// The isolation level (default: the server's, usually `READ COMMITTED`).
+    pub fn isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = Some(isolation);
+        self
+    }
+
+    /// A read-only transaction: the server refuses writes in it.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// `DEFERRABLE` (meaningful with `SERIALIZABLE` and read-only: waits for a safe snapshot,
+    /// then never fails with a serialization error).
+    pub fn deferrable(mut self, deferrable: bool) -> Self {
+        self.deferrable = deferrable;
+        self
+    }
+
+    /// Statements run right after `BEGIN`, pipelined with it and the first statement (e.g.
+    /// `SET LOCAL lock_timeout = '2s'`). Trusted text: never build it from user input.
+    pub fn prelude(mut self, sql: impl Into<String>) -> Self {
+        self.prelude = Some(sql.into());
+        self
+    }
+
+    /// The text sent before the transaction's first statement.
+    pub fn begin_sql(&self) -> String {
+        let mut sql = String::from("BEGIN");
+        if let Some(isolation) = self.isolation {
+            sql.push_str(" ISOLATION LEVEL ");
+            sql.push_str(isolation.sql());
+        }
+        if self.read_only {
+            sql.push_str(" READ ONLY");
+        }
+        if self.deferrable {
+            sql.push_str(" DEFERRABLE");
+        }
+        if let Some(prelude) = &self.prelude {
+            sql.push_str("; ");
+            sql.push_str(prelude);
+        }
+        sql
+    }
+}
+
+/// An open transaction holding one pooled connection. Its statements are the [`Executor`]
+/// methods (`tx.repo::<User>()`, `tx.execute(…)`, …).
+///
+/// End it with [`Tx::commit`] or [`Tx::rollback`]. Dropped while open (also when a future
+/// using it is cancelled), it is rolled back in the background before its connection returns to
+/// the pool, or the connection is closed when that cannot be done: an abandoned transaction
+/// never leaks into another caller.
 pub struct Tx {
-    conn: Option<Object>,
-    cursor_secret: Option<std::sync::Arc<[u8]>>,
+    conn: Exclusive,
+    begin_sql: String,
+    /// Held by the statement that sends `BEGIN`, so no other statement overtakes it.
+    turn: tokio::sync::Mutex<()>,
+    /// A statement failed on the server: the transaction is aborted and cannot commit.
+    aborted: AtomicBool,
+    settings: Settings,
 }
 
 impl fmt::Debug for Tx {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Tx")
-            .field("open", &self.conn.is_some())
+            .field("begun", &self.conn.is_open())
+            .field("aborted", &self.aborted.load(Ordering::Relaxed))
+            .field("begin", &self.begin_sql)
             .finish()
     }
 }
@@ -35,42 +141,35 @@ impl fmt::Debug for Tx {
 const TX_TABLE: &str = "(transaction)";
 
 impl Tx {
-    pub(crate) async fn begin(
-        conn: Object,
-        cursor_secret: Option<std::sync::Arc<[u8]>>,
-    ) -> Result<Tx> {
-        conn.batch_execute("BEGIN")
-            .await
-            .map_err(|e| Error::from_driver(e, TX_TABLE, "begin"))?;
-        Ok(Tx {
-            conn: Some(conn),
-            cursor_secret,
-        })
-    }
-
-    fn conn(&self) -> &Object {
-        // `conn` is only taken by `commit`/`rollback`, which consume `self`.
-        self.conn
-            .as_ref()
-            .expect("transaction connection present until commit/rollback")
-    }
-
-    /// The repository of entity `E`, running its statements in this transaction.
-    pub fn repo<E: Entity>(&self) -> Repo<'_, E, Tx> {
-        Repo::new(self)
-    }
-
-    /// A batched loader of `E` by primary key whose batches run in this transaction.
-    pub fn loader<E: Entity + Clone>(&self) -> crate::Loader<E, &Tx> {
-        crate::Loader::new(self)
+    pub(crate) fn new(
+        conn: deadpool_postgres::Object,
+        options: &TxOptions,
+        settings: Settings,
+    ) -> Tx {
+        Tx {
+            conn: Exclusive::new(conn),
+            begin_sql: options.begin_sql(),
+            turn: tokio::sync::Mutex::new(()),
+            aborted: AtomicBool::new(false),
+            settings,
+        }
     }
 
     /// Commits the transaction.
     ///
     /// # Errors
-    /// The server's error if the commit fails (e.g. a deferred constraint); the transaction is
-    /// then rolled back.
-    pub async fn commit(mut self) -> Result<()> {
+    /// [`Error::TransactionAborted`] (after rolling back) when a statement of the transaction
+    /// failed on the server, which aborted it: nothing of it is committed. The server's error
+    /// if the commit fails (e.g. a deferred constraint, a serialization failure); the
+    /// transaction is then rolled back.
+    pub async fn commit(self) -> Result<()> {
+        if !self.conn.is_open() {
+            return Ok(()); // no statement ran: nothing to commit
+        }
+        if self.aborted.load(Ordering::Acquire) {
+            self.finish("ROLLBACK", "commit").await?;
+            return Err(Error::TransactionAborted);
+        }
         self.finish("COMMIT", "commit").await
     }
 
@@ -78,97 +177,76 @@ impl Tx {
     ///
     /// # Errors
     /// A driver error if the connection broke; it is then closed, not reused.
-    pub async fn rollback(mut self) -> Result<()> {
+    pub async fn rollback(self) -> Result<()> {
+        if !self.conn.is_open() {
+            return Ok(());
+        }
         self.finish("ROLLBACK", "rollback").await
     }
 
-    async fn finish(&mut self, sql: &str, label: &'static str) -> Result<()> {
-        let conn = self.conn.take().expect("transaction not finished twice");
-        match conn.batch_execute(sql).await {
-            Ok(()) => Ok(()),
+    /// Ends the transaction with `sql`. Dropped before the answer, `self` drops with the
+    /// connection still marked open: it is rolled back (after `sql`) or closed.
+    async fn finish(&self, sql: &str, label: &'static str) -> Result<()> {
+        match self.conn.client().batch_execute(sql).await {
+            Ok(()) => {
+                self.conn.mark_closed();
+                Ok(())
+            }
             Err(e) => {
-                // The connection's transaction state is unknown: never hand it to another caller.
-                drop(Object::take(conn));
+                if e.as_db_error().is_some() {
+                    // The server answered: `COMMIT`/`ROLLBACK` ends the transaction block
+                    // even when it fails.
+                    self.conn.mark_closed();
+                } else {
+                    // The connection broke: its state is unknown, never hand it on.
+                    self.conn.mark_broken();
+                }
                 Err(Error::from_driver(e, TX_TABLE, label))
             }
-        }
-    }
-
-    /// Runs hand-written SQL in this transaction and decodes rows by position into `T`.
-    ///
-    /// # Errors
-    /// [`Error::ColumnMismatch`] when the query's columns do not fit `T`; driver errors.
-    pub async fn query_as<T: FromRow + Send>(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<Vec<T>> {
-        crate::raw::query_as_on(self.conn(), sql, params, Retry::Never).await
-    }
-
-    /// Runs hand-written SQL in this transaction and returns its rows.
-    ///
-    /// # Errors
-    /// Driver errors.
-    pub async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
-        crate::raw::query_on(self.conn(), sql, params, Retry::Never).await
-    }
-
-    /// Runs a hand-written statement in this transaction; returns the affected row count.
-    ///
-    /// # Errors
-    /// Driver errors.
-    pub async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        crate::raw::execute_on(self.conn(), sql, params, Retry::Never).await
-    }
-}
-
-impl Drop for Tx {
-    fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else { return };
-        match tokio::runtime::Handle::try_current() {
-            Ok(handle) => {
-                handle.spawn(async move {
-                    if conn.batch_execute("ROLLBACK").await.is_err() {
-                        drop(Object::take(conn));
-                    }
-                });
-            }
-            Err(_) => drop(Object::take(conn)),
         }
     }
 }
 
 impl Sealed for Tx {}
 impl Executor for Tx {
-    fn query_map<'a, T: Send + 'a>(
-        &'a self,
-        statement: &'a Statement,
-        params: Params<'a>,
-        decode: Decode<'a, T>,
-    ) -> BoxFuture<'a, Result<Vec<T>>> {
-        Box::pin(async move {
-            query_map_on(
-                &**self.conn(),
-                statement,
-                params,
-                Retry::Never,
-                decode,
-                None,
-            )
-            .await
-        })
+    type Handle<'a> = &'a Tx;
+
+    fn handle(&self) -> &Tx {
+        self
     }
 
-    fn run_execute<'a>(
-        &'a self,
-        statement: &'a Statement,
-        params: Params<'a>,
-    ) -> BoxFuture<'a, Result<u64>> {
-        Box::pin(async move { execute_on(&**self.conn(), statement, params, Retry::Never).await })
+    fn settings(&self) -> &Settings {
+        &self.settings
     }
 
-    fn cursor_secret(&self) -> Option<&std::sync::Arc<[u8]>> {
-        self.cursor_secret.as_ref()
+    async fn lease<'a>(&'a self, _statement: &'a Statement) -> Result<Lease<'a>> {
+        let client = self.conn.client();
+        if self.conn.is_open() {
+            return Ok(Lease::transaction(
+                client,
+                Envelope::default(),
+                &self.aborted,
+            ));
+        }
+        let turn = self.turn.lock().await;
+        if self.conn.is_open() {
+            return Ok(Lease::transaction(
+                client,
+                Envelope::default(),
+                &self.aborted,
+            ));
+        }
+        // The first statement: it carries `BEGIN`, and holds the turn until that is sent.
+        let envelope = Envelope {
+            prelude: Some(Prelude {
+                sql: &self.begin_sql,
+                sent: Some(Sent {
+                    flag: self.conn.open_flag(),
+                    _turn: turn,
+                }),
+            }),
+            postlude: None,
+        };
+        Ok(Lease::transaction(client, envelope, &self.aborted))
     }
 }

@@ -8,6 +8,7 @@ use tokio_postgres::types::{Kind, Type};
 use crate::db::Db;
 use crate::entity::Entity;
 use crate::error::{Error, Result};
+use crate::exec::Executor as _;
 use crate::sql::table_ref;
 
 /// One way the database differs from an entity.
@@ -242,7 +243,9 @@ impl Db {
     }
 
     async fn verify_one(&self, check: &EntityCheck, report: &mut SchemaReport) -> Result<()> {
-        let rows = self.query(COLUMNS_SQL, &[&check.table_ref]).await?;
+        let rows = self
+            .query(crate::Sql::read(COLUMNS_SQL), &[&check.table_ref])
+            .await?;
         let table = check.table.to_owned();
         if rows.is_empty() {
             report.mismatches.push(Mismatch::MissingTable { table });
@@ -310,7 +313,7 @@ impl Db {
         match row.get::<_, &str>(4) {
             "e" => {
                 let labels = self
-                    .query(ENUM_SQL, &[&oid])
+                    .query(crate::Sql::read(ENUM_SQL), &[&oid])
                     .await?
                     .iter()
                     .map(|r| r.get::<_, String>(0))

@@ -2,6 +2,7 @@
 //! accepts them (`cargo test --features chrono --test integration chrono_types`).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use pgrepo::Executor as _;
 use pgrepo::{Entity, Error};
 
 use crate::common::fresh;

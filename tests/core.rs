@@ -1,5 +1,6 @@
 //! The repository, statement cache, schema-change safety, verification, errors, transactions.
 
+use pgrepo::Executor as _;
 use std::time::Duration;
 
 use pgrepo::{Db, Error, Mismatch};

@@ -1,5 +1,6 @@
 //! Batched loaders, relations one statement per level, strict mode, counted on the server.
 
+use pgrepo::Executor as _;
 use std::sync::Arc;
 
 use futures_util::future::join_all;

@@ -2,6 +2,7 @@
 //! cursor validation, index use, export.
 
 use futures_util::TryStreamExt as _;
+use pgrepo::Executor as _;
 use pgrepo::{Cursor, Db, Entity, Error, SortKey};
 
 use crate::common::fresh;

@@ -1,6 +1,7 @@
 //! Connection handling: pool exhaustion, pipelining when saturated, the connections kept for
 //! autocommit statements, and transactions sharing a small pool with them.
 
+use pgrepo::Executor as _;
 use std::time::Duration;
 
 use pgrepo::{Db, Error};

@@ -6,6 +6,7 @@
 //! and at the end of the table: flat cost per batch) and `keyset_export` (the whole table
 //! streamed in batches of 10,000). Needs a PostgreSQL: `DATABASE_URL` or the test kit.
 
+use pgrepo::Executor as _;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};

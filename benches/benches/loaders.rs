@@ -7,6 +7,7 @@
 
 use criterion::{BenchmarkId, Criterion};
 use futures_util::future::try_join_all;
+use pgrepo::Executor as _;
 use pgrepo::{Db, Entity, LookupLoader};
 
 const USERS: usize = 100;

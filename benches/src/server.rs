@@ -4,6 +4,7 @@
 //! otherwise pgrepo's test kit starts a throwaway server.
 
 use crate::Result;
+use pgrepo::Executor as _;
 
 /// The database the whole run uses, kept alive (with whatever owns it) until the end.
 pub struct Database {

@@ -1,25 +1,44 @@
-//! The execution path every statement takes: acquire a connection (or use the scope's), find
-//! or prepare the statement in that connection's cache, run it, classify errors, trace it.
+//! The execution path every statement takes, and its four seams.
 //!
-//! [`Executor`] is the seam later scopes plug into: a transaction, a tenant transaction, a
-//! replica choice or an unnamed-statement mode is another implementation (or another branch of
-//! [`run_on`]), and the repository, pagination and loaders, generic over `Executor`, do not
-//! change.
+//! ```text
+//! Repo / Listing / Loader / query / execute / batch_execute      (what to run)
+//!   └─ Executor::query_map | run_execute | run_batch             (one generic path, below)
+//!        1. observe   the scope sees the statement first (strict mode counts it)
+//!        2. lease     the scope lends a connection: the Db's lane, or a transaction's own;
+//!                     with it an envelope (a transaction's BEGIN on its first statement)
+//!        3. run       run::with_statement: span, prepare (cached) or unnamed, send inside
+//!                     the envelope, decode, classify errors, retry after a schema change
+//!        4. outcome   the lease hears how it ended (a server error aborts a transaction)
+//! ```
+//!
+//! The seams: [`Settings`] (per-scope values, cloned into child scopes), `lease` (where the
+//! connection comes from), `envelope` (what is pipelined around the statement) and the run
+//! mode ([`StatementMode`]). A new scope (tenant, replica routing) implements [`Executor`] by
+//! saying how it leases and what it wraps around a statement; repositories, listings and
+//! loaders, generic over `Executor`, do not change.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Instant;
 
-use deadpool_postgres::ClientWrapper;
 use futures_util::future::BoxFuture;
-use futures_util::TryStreamExt as _;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
-use tracing::Instrument as _;
 
-use crate::error::{Error, Result};
+use crate::entity::{Entity, FromRow};
+use crate::error::Result;
+use crate::repo::Repo;
+use crate::sql::raw::Sql;
 use crate::sql::Statement;
+
+pub(crate) mod envelope;
+pub(crate) mod lease;
+pub(crate) mod run;
+mod settings;
+
+pub use lease::Lease;
+pub(crate) use run::Conn;
+pub use settings::{Settings, StatementMode};
+
+use run::{Batch, Execute, QueryMap};
 
 /// Parameters of one statement execution.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -32,23 +51,72 @@ mod sealed {
 }
 pub(crate) use sealed::Sealed;
 
-/// Where statements run: the pool ([`Db`](crate::Db)), a transaction ([`Tx`](crate::Tx)) or a
-/// scope wrapping either. Repositories, listings and loaders are generic over it.
+/// Where statements run: a [`Db`](crate::Db) (autocommit statements on pooled connections), a
+/// [`Tx`](crate::Tx), or a scope wrapping either ([`Strict`](crate::Strict)). Every scope has
+/// the same methods, written once here: [`repo`](Executor::repo),
+/// [`loader`](Executor::loader), [`strict`](Executor::strict), [`query`](Executor::query),
+/// [`query_as`](Executor::query_as), [`execute`](Executor::execute) and
+/// [`batch_execute`](Executor::batch_execute). Bring them into scope with
+/// `use pgrepo::Executor` (or `use pgrepo::prelude::*`).
 ///
 /// Sealed: the implementations live in pgrepo.
 pub trait Executor: Sealed + Send + Sync {
+    /// What loaders and strict scopes made from this scope hold: the scope itself when it is
+    /// a cheap clone that owns what it needs (a [`Db`](crate::Db), so a loader can move into
+    /// spawned tasks), else a reference to it.
+    type Handle<'a>: Executor + Clone + 'a
+    where
+        Self: 'a;
+
+    /// This scope as a [`Executor::Handle`].
+    #[doc(hidden)]
+    fn handle(&self) -> Self::Handle<'_>;
+
+    /// The scope's settings.
+    #[doc(hidden)]
+    fn settings(&self) -> &Settings;
+
+    /// Sees each statement before it runs (strict mode counts it, and may refuse it).
+    ///
+    /// # Errors
+    /// The scope's refusal ([`Error::NPlusOne`](crate::Error::NPlusOne)).
+    #[doc(hidden)]
+    fn observe(&self, _statement: &Statement) -> Result<()> {
+        Ok(())
+    }
+
+    /// Lends a connection for `statement`, with what to send around it.
+    ///
+    /// # Errors
+    /// Pool errors.
+    #[doc(hidden)]
+    fn lease<'a>(
+        &'a self,
+        statement: &'a Statement,
+    ) -> impl Future<Output = Result<Lease<'a>>> + Send + 'a;
+
     /// Runs `statement` and decodes each row with `decode` as it arrives.
     ///
     /// # Errors
-    /// Classified driver errors ([`Error::UniqueViolation`], …), [`Error::PoolTimeout`], and
-    /// the first error `decode` returns.
+    /// Classified driver errors ([`Error::UniqueViolation`](crate::Error::UniqueViolation),
+    /// …), pool errors, and the first error `decode` returns.
     #[doc(hidden)]
     fn query_map<'a, T: Send + 'a>(
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
         decode: Decode<'a, T>,
-    ) -> BoxFuture<'a, Result<Vec<T>>>;
+    ) -> BoxFuture<'a, Result<Vec<T>>> {
+        Box::pin(run_in(
+            self,
+            statement,
+            QueryMap {
+                params,
+                decode,
+                expect_columns: None,
+            },
+        ))
+    }
 
     /// Runs `statement` and returns its rows.
     ///
@@ -60,312 +128,172 @@ pub trait Executor: Sealed + Send + Sync {
         statement: &'a Statement,
         params: Params<'a>,
     ) -> BoxFuture<'a, Result<Vec<Row>>> {
-        self.query_map(statement, params, &Ok)
+        self.query_map(statement, params, &run::keep)
     }
 
     /// Runs `statement` and returns the number of rows it affected.
     ///
     /// # Errors
-    /// As [`Executor::run`].
+    /// As [`Executor::query_map`].
     #[doc(hidden)]
-    fn run_execute<'a>(
-        &'a self,
-        statement: &'a Statement,
-        params: Params<'a>,
-    ) -> BoxFuture<'a, Result<u64>>;
-
-    /// The key listings sign their cursors with unless they set their own
-    /// ([`DbBuilder::cursor_secret`](crate::DbBuilder::cursor_secret)).
-    #[doc(hidden)]
-    fn cursor_secret(&self) -> Option<&Arc<[u8]>> {
-        None
-    }
-}
-
-impl<X: Executor> Sealed for &X {}
-impl<X: Executor> Executor for &X {
-    fn query_map<'a, T: Send + 'a>(
-        &'a self,
-        statement: &'a Statement,
-        params: Params<'a>,
-        decode: Decode<'a, T>,
-    ) -> BoxFuture<'a, Result<Vec<T>>> {
-        (**self).query_map(statement, params, decode)
-    }
-
     fn run_execute<'a>(
         &'a self,
         statement: &'a Statement,
         params: Params<'a>,
     ) -> BoxFuture<'a, Result<u64>> {
-        (**self).run_execute(statement, params)
+        Box::pin(run_in(self, statement, Execute { params }))
     }
 
-    fn cursor_secret(&self) -> Option<&Arc<[u8]>> {
-        (**self).cursor_secret()
-    }
-}
-
-/// Whether the connection's statement cache may re-prepare and retry a statement whose plan a
-/// schema change invalidated. Only outside a transaction: inside one the failure has already
-/// aborted the transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Retry {
-    OnSchemaChange,
-    Never,
-}
-
-/// Why one attempt failed: the driver (perhaps a stale plan, worth a retry) or decoding.
-enum Failure {
-    Driver(tokio_postgres::Error),
-    Decode(Error),
-}
-
-/// "cached plan must not change result type": a prepared statement outlived an `ALTER TABLE`.
-fn is_stale_plan(error: &tokio_postgres::Error) -> bool {
-    error.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
-        && error.as_db_error().is_some_and(|db| {
-            db.message()
-                .contains("cached plan must not change result type")
-        })
-}
-
-/// How many rows an outcome holds, for the statement's span.
-trait RowCount {
-    fn row_count(&self) -> u64;
-}
-impl<T> RowCount for Vec<T> {
-    fn row_count(&self) -> u64 {
-        self.len() as u64
-    }
-}
-impl RowCount for u64 {
-    fn row_count(&self) -> u64 {
-        *self
-    }
-}
-
-/// A connection and its statement caches: the driver's, keyed by SQL text and parameter types,
-/// and (for connections serving autocommit statements, `pool::LaneConn`) pgrepo's own, a slot
-/// per [`Statement`] built once per process, which costs an index instead of hashing the SQL.
-pub(crate) trait Conn: Sync {
-    /// The connection.
-    fn client(&self) -> &ClientWrapper;
-
-    /// The statement's prepared form from the connection's own cache, if it has one.
-    fn cached(&self, _statement: &Statement) -> Option<tokio_postgres::Statement> {
-        None
+    /// The repository of entity `E` in this scope.
+    fn repo<E: Entity>(&self) -> Repo<'_, E, Self>
+    where
+        Self: Sized,
+    {
+        Repo::new(self)
     }
 
-    /// Keeps the prepared form in the connection's own cache.
-    fn remember(&self, _statement: &Statement, _prepared: &tokio_postgres::Statement) {}
-
-    /// Drops the statement from every cache of the connection (its plan went stale).
-    fn forget(&self, statement: &Statement) {
-        self.client()
-            .statement_cache
-            .remove(&statement.sql, &statement.types);
+    /// A batched loader of `E` by primary key whose batches run in this scope. Make one per
+    /// request. A `Db`'s loader owns a clone of the `Db` and can move into spawned tasks.
+    fn loader<E: Entity + Clone>(&self) -> crate::Loader<E, Self::Handle<'_>> {
+        crate::Loader::new(self.handle())
     }
-}
 
-impl Conn for ClientWrapper {
-    fn client(&self) -> &ClientWrapper {
-        self
+    /// A strict scope over this one: a single-row statement repeated past the limit fails as an
+    /// N+1 query ([`Strict`](crate::Strict)).
+    fn strict(&self) -> crate::Strict<Self::Handle<'_>> {
+        crate::Strict::new(self.handle())
     }
-}
 
-/// One way of running a prepared statement: decode rows, or count them.
-trait Attempt: Sync {
-    type Output: RowCount + Send;
-    fn run<'a>(
+    /// Runs hand-written SQL and returns its rows, prepared once per connection like the
+    /// generated statements. A `&str` is a write: routing never sends it to a replica; say
+    /// [`Sql::read`] for a read.
+    ///
+    /// # Errors
+    /// Classified driver errors, pool errors.
+    fn query<'a>(
         &'a self,
-        client: &'a ClientWrapper,
-        prepared: &'a tokio_postgres::Statement,
-    ) -> impl Future<Output = std::result::Result<Self::Output, Failure>> + Send + 'a;
-}
-
-/// The parameters as `query_raw` takes them. A named function returning an opaque iterator
-/// (as tokio-postgres's own `slice_iter`) keeps the statement's future provably `Send`.
-fn slice_iter<'a>(
-    params: &'a [&'a (dyn ToSql + Sync)],
-) -> impl ExactSizeIterator<Item = &'a dyn ToSql> + 'a {
-    params.iter().map(|p| *p as _)
-}
-
-/// Rows decoded by `decode` as they arrive.
-struct QueryMap<'p, T> {
-    params: Params<'p>,
-    decode: Decode<'p, T>,
-    /// For hand-written SQL: the column count `decode` reads, and the type it decodes into,
-    /// checked against the prepared statement before it runs.
-    expect_columns: Option<(usize, &'static str)>,
-}
-
-impl<T: Send> Attempt for QueryMap<'_, T> {
-    type Output = Vec<T>;
-
-    async fn run<'a>(
-        &'a self,
-        client: &'a ClientWrapper,
-        prepared: &'a tokio_postgres::Statement,
-    ) -> std::result::Result<Vec<T>, Failure> {
-        if let Some((expected, target)) = self.expect_columns {
-            let columns = prepared.columns();
-            if columns.len() != expected {
-                let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
-                return Err(Failure::Decode(Error::ColumnMismatch {
-                    target,
-                    expected: format!("{expected} columns"),
-                    found: format!("{} columns ({})", names.len(), names.join(", ")),
-                }));
-            }
+        sql: impl Into<Sql<'a>>,
+        params: Params<'a>,
+    ) -> impl Future<Output = Result<Vec<Row>>> + Send + 'a
+    where
+        Self: Sized,
+    {
+        let statement = sql.into().statement("query");
+        async move {
+            let attempt = QueryMap {
+                params,
+                decode: &run::keep,
+                expect_columns: None,
+            };
+            run_in(self, &statement, attempt).await
         }
-        let rows = client
-            .query_raw(prepared, slice_iter(self.params))
-            .await
-            .map_err(Failure::Driver)?;
-        let mut rows = std::pin::pin!(rows);
-        let mut out = Vec::new();
-        while let Some(row) = rows.try_next().await.map_err(Failure::Driver)? {
-            out.push((self.decode)(row).map_err(Failure::Decode)?);
-        }
-        Ok(out)
     }
-}
 
-/// The number of rows affected.
-struct Execute<'p> {
-    params: Params<'p>,
-}
-
-impl Attempt for Execute<'_> {
-    type Output = u64;
-
-    async fn run<'a>(
+    /// Runs hand-written SQL and decodes each row by position into `T` (an entity, a tuple of
+    /// entities, `Option<E>` for outer joins). The query's columns are checked against `T`
+    /// before a row is decoded.
+    ///
+    /// # Errors
+    /// [`Error::ColumnMismatch`](crate::Error::ColumnMismatch) when the query's columns do not
+    /// fit `T`; classified driver errors, pool errors.
+    fn query_as<'a, T: FromRow + Send + 'a>(
         &'a self,
-        client: &'a ClientWrapper,
-        prepared: &'a tokio_postgres::Statement,
-    ) -> std::result::Result<u64, Failure> {
-        client
-            .execute(prepared, self.params)
-            .await
-            .map_err(Failure::Driver)
+        sql: impl Into<Sql<'a>>,
+        params: Params<'a>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send + 'a
+    where
+        Self: Sized,
+    {
+        let statement = sql.into().statement("query_as");
+        async move {
+            let attempt = QueryMap {
+                params,
+                decode: &crate::repo::decode::<T>,
+                expect_columns: Some((T::COLUMN_COUNT, std::any::type_name::<T>())),
+            };
+            run_in(self, &statement, attempt).await
+        }
+    }
+
+    /// Runs a hand-written statement and returns the number of rows it affected.
+    ///
+    /// # Errors
+    /// Classified driver errors, pool errors.
+    fn execute<'a>(
+        &'a self,
+        sql: impl Into<Sql<'a>>,
+        params: Params<'a>,
+    ) -> impl Future<Output = Result<u64>> + Send + 'a
+    where
+        Self: Sized,
+    {
+        let statement = sql.into().statement("execute");
+        async move { run_in(self, &statement, Execute { params }).await }
+    }
+
+    /// Runs several `;`-separated statements without parameters (DDL, migrations) in the
+    /// simple protocol, through the same path as every statement (span, strict counting,
+    /// the scope's transaction).
+    ///
+    /// # Errors
+    /// Classified driver errors, pool errors.
+    fn batch_execute<'a>(
+        &'a self,
+        sql: impl Into<Sql<'a>>,
+    ) -> impl Future<Output = Result<()>> + Send + 'a
+    where
+        Self: Sized,
+    {
+        let statement = sql.into().statement("batch_execute");
+        async move { run_in(self, &statement, Batch).await }
     }
 }
 
-async fn run_once<A: Attempt, C: Conn + ?Sized>(
-    conn: &C,
+/// The path: observe, lease, run, outcome.
+async fn run_in<X: Executor + ?Sized, A: run::Attempt>(
+    exec: &X,
     statement: &Statement,
-    attempt: &A,
-) -> std::result::Result<A::Output, Failure> {
-    let client = conn.client();
-    let prepared = match conn.cached(statement) {
-        Some(prepared) => prepared,
-        None => {
-            // Boxed: rare, and its future would otherwise enlarge every statement's.
-            let prepared = Box::pin(client.prepare_typed_cached(&statement.sql, &statement.types))
-                .await
-                .map_err(Failure::Driver)?;
-            conn.remember(statement, &prepared);
-            prepared
-        }
-    };
-    attempt.run(client, &prepared).await
-}
-
-/// Prepares `statement` through the connection's cache and runs `attempt` with it, inside the
-/// statement's span. A plan invalidated by a schema change is dropped from the cache and, when
-/// `retry` allows, prepared again and retried once.
-async fn with_statement<A: Attempt, C: Conn + ?Sized>(
-    conn: &C,
-    statement: &Statement,
-    retry: Retry,
     attempt: A,
 ) -> Result<A::Output> {
-    let span = tracing::debug_span!(
-        "pgrepo.statement",
-        statement = statement.label,
-        table = statement.table,
-        rows = tracing::field::Empty,
-        duration_us = tracing::field::Empty,
-    );
-    let started = (!span.is_disabled()).then(Instant::now);
-    let classify = |failure| match failure {
-        Failure::Driver(e) => Error::from_driver(e, statement.table, statement.label),
-        Failure::Decode(e) => e,
-    };
-    let run = async {
-        match run_once(conn, statement, &attempt).await {
-            Err(Failure::Driver(e)) if is_stale_plan(&e) => {
-                conn.forget(statement);
-                match retry {
-                    Retry::OnSchemaChange => {
-                        tracing::debug!(
-                            statement = statement.label,
-                            "re-preparing after schema change"
-                        );
-                        Box::pin(run_once(conn, statement, &attempt))
-                            .await
-                            .map_err(classify)
-                    }
-                    Retry::Never => Err(Error::SchemaChanged {
-                        table: statement.table,
-                        statement: statement.label,
-                        source: e,
-                    }),
-                }
-            }
-            other => other.map_err(classify),
-        }
-    };
-    // Entering and leaving a span nobody listens to still costs on every poll.
-    let result = if span.is_disabled() {
-        run.await
-    } else {
-        run.instrument(span.clone()).await
-    };
-    if let Some(started) = started {
-        span.record("rows", result.as_ref().map_or(0, RowCount::row_count));
-        span.record("duration_us", started.elapsed().as_micros() as u64);
-    }
+    exec.observe(statement)?;
+    let mut lease = exec.lease(statement).await?;
+    let mode = exec.settings().statement_mode;
+    let result = run::with_statement(
+        lease.conn.as_conn(),
+        statement,
+        lease.retry,
+        mode,
+        &mut lease.envelope,
+        attempt,
+    )
+    .await;
+    lease.outcome(&result);
     result
 }
 
-/// Runs a statement on one connection, decoding each row as it arrives. With `expect_columns`
-/// (hand-written SQL: the column count `decode` reads and the type it decodes into), the
-/// prepared statement's width is checked first.
-pub(crate) async fn query_map_on<'a, T: Send, C: Conn + ?Sized>(
-    conn: &C,
-    statement: &Statement,
-    params: Params<'_>,
-    retry: Retry,
-    decode: Decode<'a, T>,
-    expect_columns: Option<(usize, &'static str)>,
-) -> Result<Vec<T>> {
-    let attempt = QueryMap {
-        params,
-        decode,
-        expect_columns,
-    };
-    with_statement(conn, statement, retry, attempt).await
-}
+impl<X: Executor> Sealed for &X {}
+impl<X: Executor> Executor for &X {
+    type Handle<'a>
+        = Self
+    where
+        Self: 'a;
 
-/// Runs a statement on one connection and returns its rows.
-pub(crate) async fn query_on<C: Conn + ?Sized>(
-    conn: &C,
-    statement: &Statement,
-    params: Params<'_>,
-    retry: Retry,
-) -> Result<Vec<Row>> {
-    query_map_on(conn, statement, params, retry, &Ok, None).await
-}
+    fn handle(&self) -> Self {
+        self
+    }
 
-/// Runs a statement on one connection and returns the affected row count.
-pub(crate) async fn execute_on<C: Conn + ?Sized>(
-    conn: &C,
-    statement: &Statement,
-    params: Params<'_>,
-    retry: Retry,
-) -> Result<u64> {
-    with_statement(conn, statement, retry, Execute { params }).await
+    fn settings(&self) -> &Settings {
+        (**self).settings()
+    }
+
+    fn observe(&self, statement: &Statement) -> Result<()> {
+        (**self).observe(statement)
+    }
+
+    fn lease<'a>(
+        &'a self,
+        statement: &'a Statement,
+    ) -> impl Future<Output = Result<Lease<'a>>> + Send + 'a {
+        (**self).lease(statement)
+    }
 }

@@ -156,7 +156,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             statements,
             fingerprint: statements.fingerprint,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
-            secret: exec.cursor_secret().cloned(),
+            secret: exec.settings().cursor_secret().cloned(),
         }
     }
 

@@ -11,6 +11,7 @@ use super::cursor;
 use super::SortKey;
 use crate::entity::{Direction, Entity};
 use crate::error::Result;
+use crate::exec::Executor as _;
 use crate::sql::{quote_ident, table_ref, Shape, Statement};
 use crate::verify::SchemaReport;
 
@@ -256,7 +257,9 @@ pub(crate) async fn check_indexes(
     if advice.is_empty() {
         return Ok(());
     }
-    let rows = db.query(INDEXES_SQL, &[&table_ref]).await?;
+    let rows = db
+        .query(crate::Sql::read(INDEXES_SQL), &[&table_ref])
+        .await?;
     let indexes: Vec<(Vec<String>, Vec<bool>)> =
         rows.iter().map(|r| (r.get(0), r.get(1))).collect();
     for wanted in advice {

@@ -31,7 +31,10 @@ use crate::error::Result;
 use crate::exec::Conn;
 use crate::sql::Statement;
 
+mod exclusive;
 mod pool_error;
+
+pub(crate) use exclusive::Exclusive;
 pub(crate) use pool_error::pool_error;
 
 /// Statements with a larger id are left to the driver's cache (ids are handed out once per

@@ -11,6 +11,18 @@ use tokio_postgres::types::Type;
 use crate::entity::{ColumnDef, Entity};
 
 pub(crate) mod param_array;
+pub(crate) mod raw;
+
+/// Whether a statement only reads or may write: reads may be routed to a replica, writes go
+/// to the primary. Independent of its [`Shape`] (an `INSERT … RETURNING` writes and returns
+/// rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Only reads.
+    Read,
+    /// May write (the default of hand-written SQL).
+    Write,
+}
 
 /// What a statement returns; strict mode counts repeated [`Shape::SingleRow`] statements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +49,7 @@ pub struct Statement {
     pub(crate) table: &'static str,
     pub(crate) label: &'static str,
     pub(crate) shape: Shape,
+    pub(crate) access: Access,
 }
 
 impl Statement {
@@ -71,7 +84,30 @@ impl Statement {
             table,
             label,
             shape,
+            // Generated statements: a write is exactly what returns `Shape::Write`; a builder
+            // saying otherwise calls `with_access`.
+            access: if shape == Shape::Write {
+                Access::Write
+            } else {
+                Access::Read
+            },
         }
+    }
+
+    /// The same statement, reading or writing as `access` says.
+    pub(crate) fn with_access(mut self, access: Access) -> Self {
+        self.access = access;
+        self
+    }
+
+    /// Whether it reads or writes.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// What it returns.
+    pub fn shape(&self) -> Shape {
+        self.shape
     }
 
     /// The SQL text.

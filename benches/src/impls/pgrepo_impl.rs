@@ -8,6 +8,7 @@ use super::Implementation;
 use crate::model::{NewUser, UserTree};
 use crate::Result;
 use futures_util::future::try_join_all;
+use pgrepo::Executor as _;
 use pgrepo::{Db, Entity};
 
 /// A `users` row.

@@ -1,0 +1,97 @@
+//! The lease seam: where a statement's connection comes from, and what the scope that lent it
+//! needs to hear back.
+//!
+//! - the shared lane of a [`Db`](crate::Db) (autocommit statements; see `pool`), returned when
+//!   the statement ends;
+//! - a transaction's own connection ([`Tx`](crate::Tx)), kept by the transaction, which hears
+//!   about server errors (they abort the transaction) and hands its `BEGIN` over as the
+//!   prelude of its first statement.
+//!
+//! Replica routing adds the node a lane connection comes from; nothing else changes.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use deadpool_postgres::ClientWrapper;
+
+use super::envelope::Envelope;
+use super::run::{Conn, Retry};
+use crate::error::Error;
+use crate::pool::AutoConn;
+
+/// A connection lent to one statement, with the envelope to send around it.
+pub struct Lease<'a> {
+    pub(crate) conn: Lent<'a>,
+    pub(crate) envelope: Envelope<'a>,
+    pub(crate) retry: Retry,
+    /// Set when a statement fails on the server: its transaction is aborted.
+    pub(crate) aborted: Option<&'a AtomicBool>,
+}
+
+impl std::fmt::Debug for Lease<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field(
+                "conn",
+                &match self.conn {
+                    Lent::Lane(_) => "lane",
+                    Lent::Held(_) => "held",
+                },
+            )
+            .field("prelude", &self.envelope.prelude.as_ref().map(|p| p.sql))
+            .field("postlude", &self.envelope.postlude)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+/// The connection itself.
+pub(crate) enum Lent<'a> {
+    /// A lane connection, shared by autocommit statements.
+    Lane(AutoConn<'a>),
+    /// A connection its scope holds for its whole life.
+    Held(&'a ClientWrapper),
+}
+
+impl Lent<'_> {
+    pub(crate) fn as_conn(&self) -> &dyn Conn {
+        match self {
+            Lent::Lane(conn) => &**conn,
+            Lent::Held(client) => *client,
+        }
+    }
+}
+
+impl<'a> Lease<'a> {
+    /// An autocommit statement's share of the lane: retried once after a schema change.
+    pub(crate) fn lane(conn: AutoConn<'a>) -> Self {
+        Lease {
+            conn: Lent::Lane(conn),
+            envelope: Envelope::default(),
+            retry: Retry::OnSchemaChange,
+            aborted: None,
+        }
+    }
+
+    /// A transaction's connection: never retried (the failure aborted the transaction).
+    pub(crate) fn transaction(
+        client: &'a ClientWrapper,
+        envelope: Envelope<'a>,
+        aborted: &'a AtomicBool,
+    ) -> Self {
+        Lease {
+            conn: Lent::Held(client),
+            envelope,
+            retry: Retry::Never,
+            aborted: Some(aborted),
+        }
+    }
+
+    /// Tells the scope how the statement ended.
+    pub(crate) fn outcome<T>(&self, result: &Result<T, Error>) {
+        if let (Some(aborted), Err(error)) = (self.aborted, result) {
+            if error.aborts_transaction() {
+                aborted.store(true, Ordering::Release);
+            }
+        }
+    }
+}

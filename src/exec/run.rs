@@ -1,0 +1,441 @@
+//! The run-mode seam and the last steps of every statement: find or prepare it on the lent
+//! connection (or send it unnamed), send it inside its envelope, decode or count its rows,
+//! classify errors, retry once after a schema change, and trace it.
+
+use std::future::Future;
+use std::pin::pin;
+use std::task::Poll;
+use std::time::Instant;
+
+use deadpool_postgres::ClientWrapper;
+use futures_util::TryStreamExt as _;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::Row;
+use tracing::Instrument as _;
+
+use super::envelope::Envelope;
+use super::settings::StatementMode;
+use super::{Decode, Params};
+use crate::error::{Error, Result};
+use crate::sql::Statement;
+
+/// Whether the connection's statement cache may re-prepare and retry a statement whose plan a
+/// schema change invalidated. Only outside a transaction: inside one the failure has already
+/// aborted the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Retry {
+    OnSchemaChange,
+    Never,
+}
+
+/// Why one attempt failed: the driver (perhaps a stale plan, worth a retry) or decoding.
+pub(crate) enum Failure {
+    Driver(tokio_postgres::Error),
+    Decode(Error),
+}
+
+/// "cached plan must not change result type": a prepared statement outlived an `ALTER TABLE`.
+fn is_stale_plan(error: &tokio_postgres::Error) -> bool {
+    error.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
+        && error.as_db_error().is_some_and(|db| {
+            db.message()
+                .contains("cached plan must not change result type")
+        })
+}
+
+/// How many rows an outcome holds, for the statement's span.
+pub(crate) trait RowCount {
+    fn row_count(&self) -> u64;
+}
+impl<T> RowCount for Vec<T> {
+    fn row_count(&self) -> u64 {
+        self.len() as u64
+    }
+}
+impl RowCount for u64 {
+    fn row_count(&self) -> u64 {
+        *self
+    }
+}
+impl RowCount for () {
+    fn row_count(&self) -> u64 {
+        0
+    }
+}
+
+/// A connection and its statement caches: the driver's, keyed by SQL text and parameter types,
+/// and (for lane connections, `pool::LaneConn`) pgrepo's own, a slot per [`Statement`] built
+/// once per process, which costs an index instead of hashing the SQL.
+pub(crate) trait Conn: Sync {
+    /// The connection.
+    fn client(&self) -> &ClientWrapper;
+
+    /// The statement's prepared form from the connection's own cache, if it has one.
+    fn cached(&self, _statement: &Statement) -> Option<tokio_postgres::Statement> {
+        None
+    }
+
+    /// Keeps the prepared form in the connection's own cache.
+    fn remember(&self, _statement: &Statement, _prepared: &tokio_postgres::Statement) {}
+
+    /// Drops the statement from every cache of the connection (its plan went stale).
+    fn forget(&self, statement: &Statement) {
+        self.client()
+            .statement_cache
+            .remove(&statement.sql, &statement.types);
+    }
+}
+
+impl Conn for ClientWrapper {
+    fn client(&self) -> &ClientWrapper {
+        self
+    }
+}
+
+/// How one attempt sends its statement.
+pub(crate) enum Sent {
+    /// Bound to a statement prepared under a name (cached, or for this attempt only).
+    Prepared(tokio_postgres::Statement),
+    /// Parsed, bound and executed as the unnamed statement, in one message sequence.
+    Unnamed,
+    /// The simple protocol (several `;`-separated statements, no parameters).
+    Simple,
+}
+
+/// One way of running a statement: decode rows, count them, or run a batch.
+pub(crate) trait Attempt: Sync {
+    type Output: RowCount + Send;
+
+    /// Whether it needs the simple protocol (a batch), whatever the mode.
+    fn simple(&self) -> bool {
+        false
+    }
+
+    /// The number of parameters it binds.
+    fn param_count(&self) -> usize {
+        0
+    }
+
+    fn run<'a>(
+        &'a self,
+        client: &'a ClientWrapper,
+        statement: &'a Statement,
+        sent: &'a Sent,
+    ) -> impl Future<Output = std::result::Result<Self::Output, Failure>> + Send + 'a;
+}
+
+/// The parameters as `query_raw` takes them. A named function returning an opaque iterator
+/// (as tokio-postgres's own `slice_iter`) keeps the statement's future provably `Send`.
+fn slice_iter<'a>(
+    params: &'a [&'a (dyn ToSql + Sync)],
+) -> impl ExactSizeIterator<Item = &'a dyn ToSql> + 'a {
+    params.iter().map(|p| *p as _)
+}
+
+/// The parameters with their declared types, as `query_typed_raw` takes them.
+fn typed_iter<'a>(
+    params: &'a [&'a (dyn ToSql + Sync)],
+    types: &'a [Type],
+) -> impl Iterator<Item = (&'a dyn ToSql, Type)> + 'a {
+    params.iter().zip(types).map(|(p, t)| (*p as _, t.clone()))
+}
+
+async fn rows(
+    client: &ClientWrapper,
+    statement: &Statement,
+    params: Params<'_>,
+    sent: &Sent,
+) -> std::result::Result<tokio_postgres::RowStream, Failure> {
+    match sent {
+        Sent::Prepared(prepared) => client.query_raw(prepared, slice_iter(params)).await,
+        Sent::Unnamed | Sent::Simple => {
+            client
+                .query_typed_raw(&statement.sql, typed_iter(params, &statement.types))
+                .await
+        }
+    }
+    .map_err(Failure::Driver)
+}
+
+/// Rows decoded by `decode` as they arrive.
+pub(crate) struct QueryMap<'p, T> {
+    pub(crate) params: Params<'p>,
+    pub(crate) decode: Decode<'p, T>,
+    /// For hand-written SQL: the column count `decode` reads, and the type it decodes into,
+    /// checked against the statement's columns before a row is decoded.
+    pub(crate) expect_columns: Option<(usize, &'static str)>,
+}
+
+fn check_columns(
+    expect: Option<(usize, &'static str)>,
+    columns: &[tokio_postgres::Column],
+) -> std::result::Result<(), Failure> {
+    let Some((expected, target)) = expect else {
+        return Ok(());
+    };
+    if columns.len() == expected {
+        return Ok(());
+    }
+    let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
+    Err(Failure::Decode(Error::ColumnMismatch {
+        target,
+        expected: format!("{expected} columns"),
+        found: format!("{} columns ({})", names.len(), names.join(", ")),
+    }))
+}
+
+impl<T: Send> Attempt for QueryMap<'_, T> {
+    type Output = Vec<T>;
+
+    fn param_count(&self) -> usize {
+        self.params.len()
+    }
+
+    async fn run<'a>(
+        &'a self,
+        client: &'a ClientWrapper,
+        statement: &'a Statement,
+        sent: &'a Sent,
+    ) -> std::result::Result<Vec<T>, Failure> {
+        if let Sent::Prepared(prepared) = sent {
+            // Before running it: a mismatch must not run a write.
+            check_columns(self.expect_columns, prepared.columns())?;
+        }
+        let rows = rows(client, statement, self.params, sent).await?;
+        let mut rows = pin!(rows);
+        let mut out = Vec::new();
+        let mut checked = matches!(sent, Sent::Prepared(_));
+        while let Some(row) = rows.try_next().await.map_err(Failure::Driver)? {
+            if !checked {
+                check_columns(self.expect_columns, row.columns())?;
+                checked = true;
+            }
+            out.push((self.decode)(row).map_err(Failure::Decode)?);
+        }
+        Ok(out)
+    }
+}
+
+/// The number of rows affected.
+pub(crate) struct Execute<'p> {
+    pub(crate) params: Params<'p>,
+}
+
+impl Attempt for Execute<'_> {
+    type Output = u64;
+
+    fn param_count(&self) -> usize {
+        self.params.len()
+    }
+
+    async fn run<'a>(
+        &'a self,
+        client: &'a ClientWrapper,
+        statement: &'a Statement,
+        sent: &'a Sent,
+    ) -> std::result::Result<u64, Failure> {
+        match sent {
+            Sent::Prepared(prepared) => client
+                .execute(prepared, self.params)
+                .await
+                .map_err(Failure::Driver),
+            Sent::Unnamed | Sent::Simple => {
+                let rows = rows(client, statement, self.params, sent).await?;
+                let mut rows = pin!(rows);
+                while rows.try_next().await.map_err(Failure::Driver)?.is_some() {}
+                Ok(rows.rows_affected().unwrap_or(0))
+            }
+        }
+    }
+}
+
+/// Several `;`-separated statements in the simple protocol.
+pub(crate) struct Batch;
+
+impl Attempt for Batch {
+    type Output = ();
+
+    fn simple(&self) -> bool {
+        true
+    }
+
+    async fn run<'a>(
+        &'a self,
+        client: &'a ClientWrapper,
+        statement: &'a Statement,
+        _sent: &'a Sent,
+    ) -> std::result::Result<(), Failure> {
+        client
+            .batch_execute(&statement.sql)
+            .await
+            .map_err(Failure::Driver)
+    }
+}
+
+/// Chooses how the attempt sends its statement and, for a prepared one, finds or prepares it.
+async fn send_as<A: Attempt>(
+    conn: &dyn Conn,
+    statement: &Statement,
+    mode: StatementMode,
+    attempt: &A,
+) -> std::result::Result<Sent, Failure> {
+    if attempt.simple() {
+        return Ok(Sent::Simple);
+    }
+    let typed = statement.types.len() == attempt.param_count();
+    match mode {
+        StatementMode::Unnamed if typed => return Ok(Sent::Unnamed),
+        StatementMode::Unnamed => {
+            // Hand-written SQL without declared types: prepared for this attempt only (closed
+            // when it ends), never cached on the connection.
+            let prepared = Box::pin(conn.client().prepare(&statement.sql))
+                .await
+                .map_err(Failure::Driver)?;
+            return Ok(Sent::Prepared(prepared));
+        }
+        StatementMode::Prepared => {}
+    }
+    if let Some(prepared) = conn.cached(statement) {
+        return Ok(Sent::Prepared(prepared));
+    }
+    // Boxed: rare, and its future would otherwise enlarge every statement's.
+    let prepared = Box::pin(
+        conn.client()
+            .prepare_typed_cached(&statement.sql, &statement.types),
+    )
+    .await
+    .map_err(Failure::Driver)?;
+    conn.remember(statement, &prepared);
+    Ok(Sent::Prepared(prepared))
+}
+
+async fn run_once<A: Attempt>(
+    conn: &dyn Conn,
+    statement: &Statement,
+    mode: StatementMode,
+    envelope: &mut Envelope<'_>,
+    attempt: &A,
+) -> std::result::Result<A::Output, Failure> {
+    let sent = send_as(conn, statement, mode, attempt).await?;
+    if envelope.is_empty() {
+        return attempt.run(conn.client(), statement, &sent).await;
+    }
+    // Boxed: rare, and its future would otherwise enlarge every statement's.
+    Box::pin(enveloped(
+        conn.client(),
+        statement,
+        &sent,
+        envelope,
+        attempt,
+    ))
+    .await
+}
+
+/// Sends prelude, statement and postlude in this order without waiting in between, then
+/// collects the three answers. The prelude's failure is reported before the statement's
+/// (which then only says the transaction is aborted).
+async fn enveloped<A: Attempt>(
+    client: &ClientWrapper,
+    statement: &Statement,
+    sent: &Sent,
+    envelope: &mut Envelope<'_>,
+    attempt: &A,
+) -> std::result::Result<A::Output, Failure> {
+    let prelude_sql = envelope.prelude.as_ref().map(|p| p.sql);
+    let mut prelude = pin!(async {
+        match prelude_sql {
+            Some(sql) => client.batch_execute(sql).await,
+            None => Ok(()),
+        }
+    });
+    // Polling it once hands the prelude to the connection.
+    let early = std::future::poll_fn(|cx| Poll::Ready(prelude.as_mut().poll(cx))).await;
+    if let Some(sent) = envelope.prelude.as_mut().and_then(|p| p.sent.take()) {
+        sent.mark();
+    }
+    let prelude = async {
+        match early {
+            Poll::Ready(result) => result,
+            Poll::Pending => prelude.await,
+        }
+    };
+    let body = attempt.run(client, statement, sent);
+    let postlude = async {
+        match envelope.postlude {
+            Some(sql) => client.batch_execute(sql).await,
+            None => Ok(()),
+        }
+    };
+    // `join3` polls in order: the body is sent before the postlude.
+    let (prelude, body, postlude) = futures_util::future::join3(prelude, body, postlude).await;
+    prelude.map_err(Failure::Driver)?;
+    let output = body?;
+    postlude.map_err(Failure::Driver)?;
+    Ok(output)
+}
+
+/// Runs `attempt` on the lent connection inside the statement's span. A plan invalidated by a
+/// schema change is dropped from the cache and, when `retry` allows, prepared again and
+/// retried once.
+pub(crate) async fn with_statement<A: Attempt>(
+    conn: &dyn Conn,
+    statement: &Statement,
+    retry: Retry,
+    mode: StatementMode,
+    envelope: &mut Envelope<'_>,
+    attempt: A,
+) -> Result<A::Output> {
+    let span = tracing::debug_span!(
+        "pgrepo.statement",
+        statement = statement.label,
+        table = statement.table,
+        rows = tracing::field::Empty,
+        duration_us = tracing::field::Empty,
+    );
+    let started = (!span.is_disabled()).then(Instant::now);
+    let classify = |failure| match failure {
+        Failure::Driver(e) => Error::from_driver(e, statement.table, statement.label),
+        Failure::Decode(e) => e,
+    };
+    let run = async {
+        match run_once(conn, statement, mode, envelope, &attempt).await {
+            Err(Failure::Driver(e)) if is_stale_plan(&e) => {
+                conn.forget(statement);
+                match retry {
+                    Retry::OnSchemaChange => {
+                        tracing::debug!(
+                            statement = statement.label,
+                            "re-preparing after schema change"
+                        );
+                        Box::pin(run_once(conn, statement, mode, envelope, &attempt))
+                            .await
+                            .map_err(classify)
+                    }
+                    Retry::Never => Err(Error::SchemaChanged {
+                        table: statement.table,
+                        statement: statement.label,
+                        source: e,
+                    }),
+                }
+            }
+            other => other.map_err(classify),
+        }
+    };
+    // Entering and leaving a span nobody listens to still costs on every poll.
+    let result = if span.is_disabled() {
+        run.await
+    } else {
+        run.instrument(span.clone()).await
+    };
+    if let Some(started) = started {
+        span.record("rows", result.as_ref().map_or(0, RowCount::row_count));
+        span.record("duration_us", started.elapsed().as_micros() as u64);
+    }
+    result
+}
+
+/// A result row's decoder that keeps the row.
+pub(crate) fn keep(row: Row) -> Result<Row> {
+    Ok(row)
+}

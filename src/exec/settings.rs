@@ -1,0 +1,55 @@
+//! The settings seam: values that belong to a scope (a `Db`, its transactions, a strict scope
+//! over either) and travel with every statement run in it.
+//!
+//! One struct instead of a trait method per value: a child scope (a transaction begun from a
+//! `Db`) clones its parent's settings, which costs a reference count per shared value. Tenancy,
+//! read consistency and timeouts add fields here, not methods to [`Executor`](super::Executor).
+
+use std::sync::Arc;
+
+/// How a statement reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum StatementMode {
+    /// Prepared once per connection under a name and kept in the connection's statement cache
+    /// (the default): a statement run again costs no parse and no plan lookup by text.
+    #[default]
+    Prepared,
+    /// Parsed, bound and run in one round trip as the server's unnamed statement, with the
+    /// parameter types given explicitly, nothing kept between statements. For connection
+    /// poolers in transaction mode, where a named statement prepared on one server connection
+    /// is unknown on the next.
+    Unnamed,
+}
+
+/// A scope's settings, cheap to clone into child scopes.
+#[derive(Clone, Default)]
+pub struct Settings {
+    pub(crate) cursor_secret: Option<Arc<[u8]>>,
+    pub(crate) statement_mode: StatementMode,
+}
+
+impl Settings {
+    /// The key listings sign their cursors with unless they set their own.
+    pub fn cursor_secret(&self) -> Option<&Arc<[u8]>> {
+        self.cursor_secret.as_ref()
+    }
+
+    /// How statements reach the server.
+    pub fn statement_mode(&self) -> StatementMode {
+        self.statement_mode
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("Settings")
+            .field(
+                "cursor_secret",
+                &self.cursor_secret.as_ref().map(|_| "<set>"),
+            )
+            .field("statement_mode", &self.statement_mode)
+            .finish()
+    }
+}

@@ -1,0 +1,69 @@
+//! Hand-written SQL: its text and whether it reads or writes, run through the same path and
+//! statement cache as generated statements ([`Executor::query`](crate::Executor::query) and
+//! friends).
+
+use crate::sql::{Access, Shape, Statement};
+
+/// The table hand-written statements report in spans and errors.
+const TABLE: &str = "(query)";
+
+/// Hand-written SQL text and its [`Access`]. A plain `&str` converts into a write, so that a
+/// router never sends `UPDATE …` to a replica by mistake; say [`Sql::read`] for a read.
+///
+/// ```no_run
+/// # async fn demo(db: pgrepo::Db) -> pgrepo::Result<()> {
+/// use pgrepo::{Executor, Sql};
+/// let rows = db.query(Sql::read("SELECT count(*) FROM users"), &[]).await?;
+/// db.execute("UPDATE users SET name = $1 WHERE id = $2", &[&"Ada", &1_i64]).await?;
+/// # let _ = rows; Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sql<'s> {
+    text: &'s str,
+    access: Access,
+}
+
+impl<'s> Sql<'s> {
+    /// A statement that only reads.
+    pub fn read(text: &'s str) -> Self {
+        Sql {
+            text,
+            access: Access::Read,
+        }
+    }
+
+    /// A statement that writes (what a plain `&str` means).
+    pub fn write(text: &'s str) -> Self {
+        Sql {
+            text,
+            access: Access::Write,
+        }
+    }
+
+    /// The SQL text.
+    pub fn text(&self) -> &'s str {
+        self.text
+    }
+
+    /// Whether it reads or writes.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// The statement run for it, labelled `label` in spans and errors.
+    pub(crate) fn statement(self, label: &'static str) -> Statement {
+        Statement::ad_hoc(self.text, Vec::new(), TABLE, label, Shape::Rows).with_access(self.access)
+    }
+}
+
+impl<'s> From<&'s str> for Sql<'s> {
+    fn from(text: &'s str) -> Self {
+        Sql::write(text)
+    }
+}
+
+impl<'s> From<&'s String> for Sql<'s> {
+    fn from(text: &'s String) -> Self {
+        Sql::write(text)
+    }
+}
