@@ -145,9 +145,8 @@ impl Db {
     /// # Errors
     /// [`Error::InvalidUrl`] when the URL does not parse.
     pub fn builder(url: &str) -> Result<DbBuilder> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|source| Error::InvalidUrl { source })?;
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|source| Error::InvalidUrl { source })?;
         Ok(DbBuilder {
             config,
             max_size: 16,

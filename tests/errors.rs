@@ -119,10 +119,7 @@ async fn a_failing_post_create_hook_is_the_pool_error_source() {
     // A generic error reporter reaches the hook's error through `source()`.
     let cause = std::error::Error::source(&err).expect("a source");
     assert!(cause.downcast_ref::<PoolError>().is_some(), "{cause:?}");
-    assert!(
-        err.to_string().contains("tenant not provisioned"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("tenant not provisioned"), "{err}");
 }
 
 #[tokio::test]
@@ -161,18 +158,19 @@ async fn every_caller_of_a_failed_batch_matches_the_original_error() {
         .await
         .unwrap();
     let loader = t.db.loader::<User>();
-    let ids: Vec<i64> = t
-        .db
-        .query("SELECT id FROM users ORDER BY id", &[])
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let ids: Vec<i64> =
+        t.db.query("SELECT id FROM users ORDER BY id", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
     let results = join_all(ids.iter().map(|&id| loader.load(id))).await;
     for err in batch_errors(results) {
         match err.root() {
-            Error::Decode { table, column, .. } => assert_eq!((*table, &**column), ("users", "status")),
+            Error::Decode { table, column, .. } => {
+                assert_eq!((*table, &**column), ("users", "status"))
+            }
             other => panic!("expected Decode through the batch, got {other:?}"),
         }
         assert!(err.to_string().contains("status"), "{err}");
@@ -248,7 +246,13 @@ async fn an_entity_without_an_upsert_statement_is_not_upsertable_not_a_missing_r
     let err = tickets.upsert(&NewTicket {}).await.unwrap_err();
     assert!(!err.is_not_found(), "{err:?}");
     assert!(
-        matches!(err, Error::NotUpsertable { table: "tickets", .. }),
+        matches!(
+            err,
+            Error::NotUpsertable {
+                table: "tickets",
+                ..
+            }
+        ),
         "{err:?}"
     );
     assert!(err.to_string().contains("generated"), "{err}");
@@ -256,12 +260,11 @@ async fn an_entity_without_an_upsert_statement_is_not_upsertable_not_a_missing_r
     assert_eq!(tickets.count().await.unwrap(), 0);
     tickets.insert(&NewTicket {}).await.unwrap();
 
-    let err = t
-        .db
-        .repo::<Note>()
-        .upsert(&NewNote { body: "x".into() })
-        .await
-        .unwrap_err();
+    let err =
+        t.db.repo::<Note>()
+            .upsert(&NewNote { body: "x".into() })
+            .await
+            .unwrap_err();
     assert!(
         matches!(err, Error::NotUpsertable { table: "notes", .. }),
         "{err:?}"
@@ -323,11 +326,10 @@ struct Product {
 #[tokio::test]
 async fn a_filter_value_that_cannot_be_encoded_is_the_documented_encode_error() {
     let t = fresh("filter_encode").await;
-    let result = t
-        .db
-        .repo::<Product>()
-        .list()
-        .filter(Product::SKU, Sku(String::new()));
+    let result =
+        t.db.repo::<Product>()
+            .list()
+            .filter(Product::SKU, Sku(String::new()));
     let err = match result {
         Ok(listing) => panic!("expected an error, got {listing:?}"),
         Err(err) => err,
