@@ -77,7 +77,8 @@ impl DbBuilder {
     ///
     /// # Errors
     /// [`Error::Connect`] when the server cannot be reached or refuses the login;
-    /// [`Error::Pool`] when the settings are invalid.
+    /// [`Error::ConnectTimeout`] when it does not answer within the connect timeout;
+    /// [`Error::PoolBuild`] when the settings are invalid.
     pub async fn connect(self) -> Result<Db> {
         let db = self.build()?;
         drop(db.connection().await?);
@@ -87,7 +88,7 @@ impl DbBuilder {
     /// Builds the pool without connecting; connections open on first use.
     ///
     /// # Errors
-    /// [`Error::Pool`] when the settings are invalid.
+    /// [`Error::PoolBuild`] when the settings are invalid.
     pub fn build(self) -> Result<Db> {
         let manager = Manager::from_config(
             self.config,
@@ -105,7 +106,7 @@ impl DbBuilder {
             .create_timeout(Some(self.connect_timeout))
             .recycle_timeout(Some(self.connect_timeout))
             .build()
-            .map_err(|e| Error::Pool(e.to_string()))?;
+            .map_err(|source| Error::PoolBuild { source })?;
         Ok(Db::with_connections(
             Connections::new(pool, self.pipelining),
             self.settings,
@@ -137,7 +138,8 @@ impl Db {
     /// `key=value` string).
     ///
     /// # Errors
-    /// [`Error::Connect`] when the server cannot be reached; [`Error::Pool`] for a bad URL.
+    /// [`Error::Connect`] or [`Error::ConnectTimeout`] when the server cannot be reached;
+    /// [`Error::InvalidUrl`] for a bad URL.
     pub async fn connect(url: &str) -> Result<Db> {
         Db::builder(url)?.connect().await
     }
@@ -145,11 +147,10 @@ impl Db {
     /// Settings for a pool connecting to `url`.
     ///
     /// # Errors
-    /// [`Error::Pool`] when the URL does not parse.
+    /// [`Error::InvalidUrl`] when the URL does not parse.
     pub fn builder(url: &str) -> Result<DbBuilder> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| Error::Pool(format!("invalid connection string: {e}")))?;
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|source| Error::InvalidUrl { source })?;
         Ok(DbBuilder {
             config,
             max_size: 16,

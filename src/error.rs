@@ -4,7 +4,9 @@
 //! driver's error reachable through [`std::error::Error::source`] and [`Error::code`].
 
 use std::fmt;
+use std::sync::Arc;
 
+use deadpool_postgres::PoolError;
 use tokio_postgres::error::{DbError, SqlState};
 
 /// What went wrong, with enough context to act on it.
@@ -12,6 +14,7 @@ use tokio_postgres::error::{DbError, SqlState};
 #[non_exhaustive]
 pub enum Error {
     /// A row that had to exist does not (e.g. `update` of a deleted row).
+    #[non_exhaustive]
     #[error("no row in `{table}` matched `{statement}`")]
     NotFound {
         /// The table queried.
@@ -21,6 +24,7 @@ pub enum Error {
     },
 
     /// A unique constraint rejected the write.
+    #[non_exhaustive]
     #[error("`{statement}` on `{table}` violates unique constraint `{constraint}`{}", detail_suffix(.detail))]
     UniqueViolation {
         /// The table written.
@@ -37,6 +41,7 @@ pub enum Error {
     },
 
     /// A foreign-key constraint rejected the write.
+    #[non_exhaustive]
     #[error("`{statement}` on `{table}` violates foreign key `{constraint}`{}", detail_suffix(.detail))]
     ForeignKeyViolation {
         /// The table written.
@@ -53,6 +58,7 @@ pub enum Error {
     },
 
     /// No connection became free within the pool's wait timeout.
+    #[non_exhaustive]
     #[error(
         "timed out after {waited_ms} ms waiting for a connection: pool size {max_size}, \
          {in_use} in use, {waiting} waiting"
@@ -69,6 +75,7 @@ pub enum Error {
     },
 
     /// The pool could not open a new connection.
+    #[non_exhaustive]
     #[error("could not connect to PostgreSQL: {source}")]
     Connect {
         /// The driver's error.
@@ -76,9 +83,51 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
-    /// The pool is closed or misconfigured.
-    #[error("connection pool: {0}")]
-    Pool(String),
+    /// Opening a new connection (or checking a pooled one before reuse) took longer than the
+    /// connect timeout ([`DbBuilder::connect_timeout`](crate::DbBuilder::connect_timeout)): the
+    /// server is unreachable or does not answer. The pool is not exhausted; that is
+    /// [`Error::PoolTimeout`].
+    #[non_exhaustive]
+    #[error("{}", connect_timeout(*.timeout_ms, *.recycling))]
+    ConnectTimeout {
+        /// The timeout that ran out, in milliseconds.
+        timeout_ms: u64,
+        /// Whether the pool was checking an idle connection before reusing it (its recycle
+        /// timeout), rather than opening a new one.
+        recycling: bool,
+    },
+
+    /// The pool refused to hand out a connection for a reason of its own: it is closed, its
+    /// `post_create` hook rejected a new connection, or it has no runtime for its timeouts (a
+    /// pool given to [`Db::from_pool`](crate::Db::from_pool)). `source` is the pool's error,
+    /// with the hook's own error inside; timeouts and connect failures are never reported
+    /// here (see [`Error::PoolTimeout`], [`Error::ConnectTimeout`], [`Error::Connect`]).
+    #[non_exhaustive]
+    #[error("connection pool: {}", pool_refusal(.source))]
+    Pool {
+        /// The pool's error.
+        #[source]
+        source: deadpool_postgres::PoolError,
+    },
+
+    /// The pool could not be built from the [`DbBuilder`](crate::DbBuilder)'s settings.
+    #[non_exhaustive]
+    #[error("cannot build the connection pool: {source}")]
+    PoolBuild {
+        /// The pool's error.
+        #[source]
+        source: deadpool_postgres::BuildError,
+    },
+
+    /// The connection string given to [`Db::connect`](crate::Db::connect) or
+    /// [`Db::builder`](crate::Db::builder) does not parse.
+    #[non_exhaustive]
+    #[error("invalid connection string: {source}")]
+    InvalidUrl {
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
 
     /// The live database does not match the entities (see [`crate::Db::verify`]).
     #[error("{0}")]
@@ -86,6 +135,7 @@ pub enum Error {
 
     /// A statement's prepared plan was invalidated by a schema change inside a transaction,
     /// which the server has aborted. The statement is re-prepared by the next transaction.
+    #[non_exhaustive]
     #[error(
         "`{statement}` on `{table}`: the table changed while a transaction was using it; \
          the transaction was aborted, retry it"
@@ -101,6 +151,7 @@ pub enum Error {
     },
 
     /// A column's value could not be decoded into its field.
+    #[non_exhaustive]
     #[error("cannot decode `{table}`.`{column}` into field of type `{rust_type}`: {}", cause(.source))]
     Decode {
         /// The table (or query) the row came from.
@@ -115,6 +166,7 @@ pub enum Error {
     },
 
     /// A hand-written query's result columns do not match what the target type decodes.
+    #[non_exhaustive]
     #[error("query for `{target}` returns {found}, but `{target}` decodes {expected}")]
     ColumnMismatch {
         /// The type rows are decoded into.
@@ -126,6 +178,7 @@ pub enum Error {
     },
 
     /// A page cursor was malformed, tampered with, or made for another listing.
+    #[non_exhaustive]
     #[error("invalid cursor: {reason}")]
     InvalidCursor {
         /// Why it was rejected.
@@ -133,6 +186,7 @@ pub enum Error {
     },
 
     /// The same single-row statement ran too often in one strict scope: an N+1 query.
+    #[non_exhaustive]
     #[error(
         "N+1 query: `{statement}` on `{table}` ran {count} times in one scope (limit {limit}); \
          load these rows in one batch with a loader or `get_many`"
@@ -148,13 +202,47 @@ pub enum Error {
         limit: usize,
     },
 
-    /// A batched load failed; every caller waiting on the batch receives this.
-    #[error("batched load of `{table}` failed: {message}")]
+    /// A value could not be encoded for its column before a statement ran (its `ToSql`
+    /// failed), e.g. a [`Listing::filter`](crate::Listing::filter) value.
+    #[non_exhaustive]
+    #[error("cannot encode a `{rust_type}` for `{table}`.`{column}`: {source}")]
+    Encode {
+        /// The table.
+        table: &'static str,
+        /// The column.
+        column: &'static str,
+        /// The field's Rust type.
+        rust_type: &'static str,
+        /// The value's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// [`Repo::upsert`](crate::Repo::upsert) on an entity that has no upsert statement: it has
+    /// no column to insert (every column is `generated`), or no conflict target (no `unique`
+    /// column and a `generated` primary key, with [`Upsertable`](crate::Upsertable)
+    /// implemented by hand).
+    #[non_exhaustive]
+    #[error("`{table}` cannot be upserted: {reason}")]
+    NotUpsertable {
+        /// The table.
+        table: &'static str,
+        /// Why there is no upsert statement.
+        reason: &'static str,
+    },
+
+    /// A batched load ([`Loader`](crate::Loader), [`LookupLoader`](crate::LookupLoader))
+    /// failed. Every caller whose key was in the batch, the one that ran it included, receives
+    /// this with the same `source`: match [`Error::root`] to see the original error
+    /// (e.g. [`Error::PoolTimeout`] or [`Error::Decode`]); [`Error::code`] sees through it.
+    #[non_exhaustive]
+    #[error("batched load of `{table}` failed: {source}")]
     Batch {
         /// The table.
         table: &'static str,
-        /// The underlying error's message (the original went to the caller that ran the batch).
-        message: String,
+        /// The error that failed the batch, shared by every caller of the batch.
+        #[source]
+        source: Arc<Error>,
     },
 
     /// A statement of the transaction failed on the server, which aborted the transaction:
@@ -166,6 +254,7 @@ pub enum Error {
     TransactionAborted,
 
     /// Any other error the server or driver reported while running a statement.
+    #[non_exhaustive]
     #[error("`{statement}` on `{table}` failed: {}", describe(.source))]
     Query {
         /// The table.
@@ -179,14 +268,35 @@ pub enum Error {
 }
 
 impl Error {
-    /// The SQLSTATE the server reported, when the error came from the server.
+    /// The error itself, or for [`Error::Batch`] the error that failed the batch: what to
+    /// match on to handle an error whether or not it came through a loader.
+    ///
+    /// ```
+    /// # fn demo(error: pgrepo::Error) {
+    /// match error.root() {
+    ///     pgrepo::Error::PoolTimeout { .. } => { /* retry later */ }
+    ///     other => eprintln!("{other}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn root(&self) -> &Error {
+        let mut error = self;
+        while let Error::Batch { source, .. } = error {
+            error = source;
+        }
+        error
+    }
+
+    /// The SQLSTATE the server reported, when the error came from the server (also through
+    /// [`Error::Batch`]).
     pub fn code(&self) -> Option<&SqlState> {
         self.as_db_error().map(DbError::code)
     }
 
-    /// The server's error report, when the error came from the server.
+    /// The server's error report, when the error came from the server (also through
+    /// [`Error::Batch`]).
     pub fn as_db_error(&self) -> Option<&DbError> {
-        match self {
+        match self.root() {
             Error::UniqueViolation { source, .. }
             | Error::ForeignKeyViolation { source, .. }
             | Error::SchemaChanged { source, .. }
@@ -203,7 +313,7 @@ impl Error {
 
     /// Whether this is [`Error::NotFound`].
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::NotFound { .. })
+        matches!(self.root(), Error::NotFound { .. })
     }
 
     /// Classifies a driver error raised by a statement on `table`.
@@ -275,6 +385,34 @@ fn describe(source: &tokio_postgres::Error) -> impl fmt::Display + '_ {
         }
     }
     Describe(source)
+}
+
+fn connect_timeout(timeout_ms: u64, recycling: bool) -> String {
+    if recycling {
+        format!(
+            "timed out after {timeout_ms} ms checking a pooled connection before reusing it \
+             (connect timeout): the server does not answer"
+        )
+    } else {
+        format!(
+            "timed out after {timeout_ms} ms connecting to PostgreSQL (connect timeout): the \
+             server is unreachable or does not answer"
+        )
+    }
+}
+
+/// What the pool refused, in words (deadpool's own messages are terse).
+fn pool_refusal(source: &PoolError) -> String {
+    match source {
+        PoolError::Closed => "the pool is closed".to_owned(),
+        PoolError::NoRuntimeSpecified => "the pool has no runtime for its timeouts; build it \
+             with `.runtime(deadpool_postgres::Runtime::Tokio1)`"
+            .to_owned(),
+        PoolError::PostCreateHook(hook) => {
+            format!("the pool's post_create hook rejected a new connection: {hook}")
+        }
+        other => other.to_string(),
+    }
 }
 
 /// Shorthand for `Result<T, pgrepo::Error>`.

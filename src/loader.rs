@@ -7,7 +7,9 @@
 //! the cap) through the loader's executor and hands each waiting caller its own result. Keys
 //! are deduplicated and, with the cache on (the default), fetched once per loader: make one
 //! loader per request. If the leader is cancelled, its waiters are released and retry, so
-//! nothing hangs; a failed batch reaches every waiting caller.
+//! nothing hangs. A failed batch reaches every waiting caller, the leader included, as the same
+//! [`Error::Batch`]: the original error is shared (`Arc`), not copied into a message, so each
+//! caller can match it through [`Error::root`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -186,12 +188,13 @@ where
             }
             Err(error) => {
                 tracing::warn!(table = self.table, %error, "batched load failed");
-                let message = error.to_string();
+                // The driver's errors cannot be cloned: every caller shares the one error.
+                let source = Arc::new(error);
                 for (_, waiters) in batch {
                     for waiter in waiters {
                         let _ = waiter.send(Err(Error::Batch {
                             table: self.table,
-                            message: message.clone(),
+                            source: Arc::clone(&source),
                         }));
                     }
                 }
@@ -240,8 +243,9 @@ impl<E: Entity + Clone, X: Executor> Loader<E, X> {
     /// same scheduling window.
     ///
     /// # Errors
-    /// [`Error::Batch`] (or the original error, for the caller that ran the batch) when the
-    /// batch failed.
+    /// [`Error::Batch`] when the batch failed, for every caller whose key was in it (the one
+    /// that ran it too), each with the original error as its source: match
+    /// [`Error::root`] for it (e.g. [`Error::PoolTimeout`], [`Error::Decode`]).
     pub async fn load(&self, id: E::Id) -> Result<Option<E>> {
         self.batcher.load(id, &ById(&self.exec, PhantomData)).await
     }

@@ -128,12 +128,19 @@ impl SchemaReport {
 }
 
 impl fmt::Display for SchemaReport {
+    /// `schema does not match the entities (2 mismatches)` or `schema matches the entities`,
+    /// then one line per mismatch and per warning.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "schema does not match the entities ({} mismatches)",
-            self.mismatches.len()
-        )?;
+        match self.mismatches.len() {
+            0 => write!(f, "schema matches the entities")?,
+            1 => write!(f, "schema does not match the entities (1 mismatch)")?,
+            n => write!(f, "schema does not match the entities ({n} mismatches)")?,
+        }
+        match self.warnings.len() {
+            0 => {}
+            1 => write!(f, ", with 1 warning")?,
+            n => write!(f, ", with {n} warnings")?,
+        }
         for m in &self.mismatches {
             write!(f, "\n  - {m}")?;
         }

@@ -77,7 +77,8 @@ async fn crud_round_trip() {
             missing,
             Error::NotFound {
                 table: "users",
-                statement: "update"
+                statement: "update",
+                ..
             }
         ),
         "{missing}"

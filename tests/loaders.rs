@@ -318,6 +318,7 @@ async fn strict_mode_flags_a_naive_per_row_loop() {
             statement,
             count,
             limit,
+            ..
         } => {
             assert_eq!((*table, *statement, *count, *limit), ("users", "get", 4, 3));
         }

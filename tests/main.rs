@@ -6,7 +6,9 @@ mod common;
 #[cfg(feature = "chrono")]
 mod chrono_types;
 mod core;
+mod errors;
 mod insertable;
+mod listing_names;
 mod loaders;
 mod pagination;
 mod pool;

@@ -187,7 +187,7 @@ async fn foreign_malformed_and_tampered_cursors_are_rejected() {
     assert!(by_grp.after(&cursor, 10).await.is_ok());
 
     let invalid = |r: Result<pgrepo::Page<Item>, Error>| match r {
-        Err(Error::InvalidCursor { reason }) => reason,
+        Err(Error::InvalidCursor { reason, .. }) => reason,
         Err(other) => panic!("expected InvalidCursor, got {other}"),
         Ok(_) => panic!("expected InvalidCursor, got a page"),
     };
@@ -376,7 +376,7 @@ async fn a_db_wide_cursor_secret_signs_every_listing_and_its_transactions() {
     // Another key, and the built-in key (a Db without a secret), reject it.
     for db in [&b, &t.db] {
         match next(db).await {
-            Err(Error::InvalidCursor { reason }) => {
+            Err(Error::InvalidCursor { reason, .. }) => {
                 assert!(reason.contains("signature"), "{reason}")
             }
             other => panic!("expected InvalidCursor, got {other:?}"),

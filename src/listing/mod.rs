@@ -88,6 +88,21 @@ impl<E: Entity> fmt::Debug for SortKey<E> {
     }
 }
 
+/// A value of `column` whose `ToSql` failed (a filter value, or a row's sort value for its
+/// cursor).
+#[cold]
+fn encode_error<E: Entity>(
+    column: &'static crate::ColumnDef,
+    source: Box<dyn std::error::Error + Send + Sync>,
+) -> Error {
+    Error::Encode {
+        table: E::TABLE,
+        column: column.name,
+        rust_type: column.rust_type,
+        source,
+    }
+}
+
 /// One page of a listing.
 #[derive(Debug, Clone)]
 pub struct Page<E> {
@@ -166,16 +181,15 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     /// of filters) are rejected by listings of another.
     ///
     /// # Errors
-    /// [`Error::InvalidCursor`] never; [`Error::Query`] if `key` cannot be encoded as the
-    /// column's type.
+    /// [`Error::Encode`] when `key` cannot be encoded as the column's type (its `ToSql`
+    /// fails); the listing runs no statement until a page is asked for.
     pub fn filter<K>(mut self, lookup: crate::Lookup<E, K>, key: K) -> Result<Self>
     where
         K: ToSql + Send + Sync + 'static,
     {
         let column = &E::columns()[lookup.column()];
-        let bytes = RawValue::encode(&key, &column.pg_type).map_err(|e| Error::InvalidCursor {
-            reason: format!("cannot encode filter value for `{}`: {e}", column.name),
-        })?;
+        let bytes = RawValue::encode(&key, &column.pg_type)
+            .map_err(|source| encode_error::<E>(column, source))?;
         let at = self
             .filters
             .partition_point(|f| f.column <= lookup.column());
@@ -293,9 +307,8 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             .iter()
             .map(|(c, _)| {
                 let column = &E::columns()[*c];
-                RawValue::encode(row.param(*c), &column.pg_type).map_err(|e| Error::InvalidCursor {
-                    reason: format!("cannot encode `{}`: {e}", column.name),
-                })
+                RawValue::encode(row.param(*c), &column.pg_type)
+                    .map_err(|source| encode_error::<E>(column, source))
             })
             .collect()
     }
@@ -344,7 +357,8 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     /// The first `n` rows.
     ///
     /// # Errors
-    /// Driver and pool errors.
+    /// Driver and pool errors; [`Error::Decode`]; [`Error::Encode`] when a row's sort value
+    /// cannot be encoded into its cursor.
     pub async fn first(&self, n: usize) -> Result<Page<E>> {
         let n = self.clamp(n);
         let items = self.fetch(&self.statements().first, &[], n).await?;
@@ -354,7 +368,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     /// The last `n` rows, in listing order.
     ///
     /// # Errors
-    /// Driver and pool errors.
+    /// As [`Listing::first`].
     pub async fn last(&self, n: usize) -> Result<Page<E>> {
         let n = self.clamp(n);
         let items = self.fetch(&self.statements().last, &[], n).await?;
@@ -364,7 +378,8 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     /// The `n` rows after `cursor`.
     ///
     /// # Errors
-    /// [`Error::InvalidCursor`] for a malformed, tampered or foreign cursor; driver errors.
+    /// [`Error::InvalidCursor`] for a malformed, tampered or foreign cursor; otherwise as
+    /// [`Listing::first`].
     pub async fn after(&self, cursor: &Cursor, n: usize) -> Result<Page<E>> {
         let values = self.decode(cursor)?;
         let n = self.clamp(n);
@@ -375,7 +390,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     /// The `n` rows before `cursor`, in listing order.
     ///
     /// # Errors
-    /// [`Error::InvalidCursor`] for a malformed, tampered or foreign cursor; driver errors.
+    /// As [`Listing::after`].
     pub async fn before(&self, cursor: &Cursor, n: usize) -> Result<Page<E>> {
         let values = self.decode(cursor)?;
         let n = self.clamp(n);

@@ -35,7 +35,14 @@ pub(super) struct ListingStatements {
     pub(super) fingerprint: [u8; 8],
 }
 
-type ListingCacheKey = (TypeId, &'static str, Vec<usize>);
+/// A listing's identity: entity, sort key (name *and* columns: a listing the user names
+/// `default` is not the entity's default order) and filter columns.
+type ListingCacheKey = (
+    TypeId,
+    &'static str,
+    &'static [(usize, Direction)],
+    Vec<usize>,
+);
 
 pub(super) fn listing_statements<E: Entity>(
     sort: SortKey<E>,
@@ -43,7 +50,7 @@ pub(super) fn listing_statements<E: Entity>(
 ) -> &'static ListingStatements {
     static CACHE: OnceLock<Mutex<HashMap<ListingCacheKey, &'static ListingStatements>>> =
         OnceLock::new();
-    let key = (TypeId::of::<E>(), sort.name, filters.to_vec());
+    let key = (TypeId::of::<E>(), sort.name, sort.columns, filters.to_vec());
     let cache = CACHE.get_or_init(Default::default);
     let mut map = cache
         .lock()

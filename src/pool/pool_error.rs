@@ -1,28 +1,47 @@
 //! Pool failures as [`Error`]s: an exhausted pool with its state, a connection that could not
-//! be opened, a closed pool.
+//! be opened (in time), a pool that refused for a reason of its own (its error kept as source).
 
 use std::time::Instant;
 
-use deadpool_postgres::{Pool, PoolError};
+use deadpool_postgres::{Pool, PoolError, TimeoutType};
 
 use crate::error::Error;
 
+/// `started` is when the caller began waiting for the pool: the wait reported by
+/// [`Error::PoolTimeout`].
 pub(crate) fn pool_error(pool: &Pool, error: PoolError, started: Instant) -> Error {
     match error {
-        PoolError::Timeout(_) => {
+        PoolError::Timeout(TimeoutType::Wait) => {
             let status = pool.status();
             Error::PoolTimeout {
                 max_size: status.max_size,
                 in_use: status.size.saturating_sub(status.available),
                 waiting: status.waiting,
-                waited_ms: started.elapsed().as_millis() as u64,
+                waited_ms: millis(started.elapsed()),
+            }
+        }
+        // Opening (or checking) a connection timed out: the server does not answer, which the
+        // pool's state says nothing about.
+        PoolError::Timeout(kind @ (TimeoutType::Create | TimeoutType::Recycle)) => {
+            let recycling = matches!(kind, TimeoutType::Recycle);
+            let timeouts = pool.timeouts();
+            let limit = if recycling {
+                timeouts.recycle
+            } else {
+                timeouts.create
+            };
+            Error::ConnectTimeout {
+                timeout_ms: millis(limit.unwrap_or_else(|| started.elapsed())),
+                recycling,
             }
         }
         PoolError::Backend(source) => Error::Connect { source },
-        PoolError::Closed => Error::Pool("the pool is closed".into()),
-        PoolError::NoRuntimeSpecified => {
-            Error::Pool("no runtime specified for the pool's timeouts".into())
-        }
-        PoolError::PostCreateHook(e) => Error::Pool(format!("post-create hook failed: {e}")),
+        source @ (PoolError::Closed
+        | PoolError::NoRuntimeSpecified
+        | PoolError::PostCreateHook(_)) => Error::Pool { source },
     }
+}
+
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }

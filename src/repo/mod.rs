@@ -205,16 +205,17 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     /// (`ON CONFLICT (…) DO UPDATE`), and returns it as stored.
     ///
     /// # Errors
-    /// Constraint, driver and pool errors.
+    /// [`Error::NotUpsertable`] when the entity has no upsert statement (every column is
+    /// `generated`, or [`Upsertable`] is implemented by hand for an entity with no `unique`
+    /// column and a `generated` primary key); constraint, driver and pool errors.
     pub async fn upsert<N: Insertable<Entity = E>>(&self, new: &N) -> Result<E>
     where
         E: Upsertable,
     {
         let statements = E::statements();
-        let statement = statements.upsert.as_ref().ok_or(Error::NotFound {
-            table: E::TABLE,
-            statement: "upsert",
-        })?;
+        let Some(statement) = statements.upsert.as_ref() else {
+            return Err(not_upsertable::<E>());
+        };
         let params = insert_params(new);
         self.required(statement, &params).await
     }
@@ -321,6 +322,21 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         let statement = &lookup_statements::<E, K>(lookup).count;
         let rows = self.exec.run(statement, &[key.borrow()]).await?;
         count_of(&rows, statement)
+    }
+}
+
+/// Why `E` has no upsert statement (see `EntityStatements::new`).
+#[cold]
+fn not_upsertable<E: Entity>() -> Error {
+    let reason = if E::columns().iter().all(|c| c.generated) {
+        "every column is `generated`, so an upsert has no value to insert"
+    } else {
+        "it has no conflict target: no column is `#[pgrepo(unique)]` and the primary key is \
+         `generated`"
+    };
+    Error::NotUpsertable {
+        table: E::TABLE,
+        reason,
     }
 }
 
