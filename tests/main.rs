@@ -10,3 +10,4 @@ mod insertable;
 mod loaders;
 mod pagination;
 mod pool;
+mod seams;
