@@ -236,8 +236,30 @@ async fn a_db_runs_on_a_pool_built_elsewhere() {
         [first, second],
         "the committed row is stored, the rolled back one is not"
     );
-    let status = db.status();
-    assert_eq!((status.max_size, status.open), (2, pool.status().size));
-    assert!(status.open <= 2, "{status:?}");
-    assert_eq!(status.transactions, 0, "{status:?}");
+
+    // Pipelining is on, as with `Db::builder`: with a transaction on one connection and a
+    // sleeper on the other, statements share the sleeper's instead of waiting.
+    let tx = db.begin().await.unwrap();
+    let sleeper = backend_pid(&db, SLEEP_300_MS);
+    let pipelined = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut statements = Box::pin(join_all((0..5).map(|_| backend_pid(&db, BACKEND_PID))));
+        assert!(futures_util::poll!(&mut statements).is_pending());
+        (db.status(), statements.await)
+    };
+    let (sleeper, (status, statements)) = tokio::join!(sleeper, pipelined);
+    assert_eq!(
+        (status.max_size, status.open, status.transactions),
+        (2, 2, 1),
+        "{status:?}"
+    );
+    assert_eq!(
+        (status.waiting, status.autocommit_statements),
+        (0, 6),
+        "{status:?}"
+    );
+    let sleeper = sleeper.unwrap();
+    assert!(statements.into_iter().all(|pid| pid.unwrap() == sleeper));
+    tx.rollback().await.unwrap();
+    assert_eq!(pool.status().size, 2, "all on the given pool");
 }
