@@ -211,7 +211,10 @@ async fn the_server_log_shows_one_parse_for_two_executions() {
 
     let Some(log) = log else {
         let external = std::env::var("DATABASE_URL").is_ok_and(|url| !url.trim().is_empty());
-        assert!(external, "a server the test kit started has its log at hand");
+        assert!(
+            external,
+            "a server the test kit started has its log at hand"
+        );
         eprintln!(
             "the_server_log_shows_one_parse_for_two_executions: the log of the server at \
              DATABASE_URL is not readable here; checked pg_prepared_statements only"

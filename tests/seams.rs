@@ -52,7 +52,13 @@ async fn a_saturated_pool_pipelines_statements_instead_of_waiting_for_it() {
         backend_pid(&t.db, SLEEP_300_MS),
     ]);
     let pipelined = async {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The second sleeper opens a connection first.
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            if t.db.status().autocommit == 2 {
+                break;
+            }
+        }
         let status = t.db.status();
         assert_eq!(
             (status.open, status.autocommit, status.autocommit_statements),
@@ -63,7 +69,11 @@ async fn a_saturated_pool_pipelines_statements_instead_of_waiting_for_it() {
         assert!(futures_util::poll!(&mut statements).is_pending());
         let status = t.db.status();
         assert_eq!(
-            (status.waiting, status.autocommit, status.autocommit_statements),
+            (
+                status.waiting,
+                status.autocommit,
+                status.autocommit_statements
+            ),
             (0, 2, 22),
             "every statement shares a busy connection, none waits for the pool: {status:?}"
         );
@@ -73,7 +83,10 @@ async fn a_saturated_pool_pipelines_statements_instead_of_waiting_for_it() {
     let (sleepers, (statements, backends)) = tokio::join!(sleepers, pipelined);
     let sleepers: Vec<i32> = sleepers.into_iter().map(Result::unwrap).collect();
     assert_ne!(sleepers[0], sleepers[1], "two connections");
-    assert_eq!(backends, 2, "no connection beyond the pool's two on the server");
+    assert_eq!(
+        backends, 2,
+        "no connection beyond the pool's two on the server"
+    );
     let mut per_backend = [0; 2];
     for statement in statements {
         let pid = statement.expect("no statement waits for the pool");
@@ -166,11 +179,10 @@ async fn a_busy_lane_does_not_starve_a_transaction_waiting_for_the_pool() {
     );
 
     let started = Instant::now();
-    let tx = t
-        .db
-        .begin()
-        .await
-        .expect("the transaction gets the connection within its wait timeout");
+    let tx =
+        t.db.begin()
+            .await
+            .expect("the transaction gets the connection within its wait timeout");
     let waited = started.elapsed();
     tx.repo::<User>().insert(&new_user(1)).await.unwrap();
     tx.commit().await.unwrap();
@@ -180,7 +192,10 @@ async fn a_busy_lane_does_not_starve_a_transaction_waiting_for_the_pool() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     stop.store(true, Ordering::Relaxed);
     for stream in streams {
-        let ran = stream.await.unwrap().expect("the stream's statements run too");
+        let ran = stream
+            .await
+            .unwrap()
+            .expect("the stream's statements run too");
         assert!(ran > 0);
     }
     assert_eq!(t.db.repo::<User>().count().await.unwrap(), 1);
