@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use pgrepo::testkit::{TestCluster, TestDatabase};
-use pgrepo::Executor as _;
+pub use pgrepo::Executor;
 use pgrepo::{Db, Entity, TextEnum};
 
 /// A fresh database with the test schema, and a pool on it.

@@ -1,7 +1,6 @@
 //! Inserting from a caller's own types: a hand-written `Insertable` and the derived one.
 
 use crate::common::*;
-use pgrepo::Executor as _;
 
 /// A caller's own type with a hand-written `Insertable`, inserted without copying into
 /// `NewPost`: borrowed title, no body.

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod cancellation;
 #[cfg(feature = "chrono")]
 mod chrono_types;
 mod core;
@@ -12,3 +13,4 @@ mod listing_names;
 mod loaders;
 mod pagination;
 mod pool;
+mod seams;

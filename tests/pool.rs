@@ -1,8 +1,7 @@
 //! Connection handling: pool exhaustion, pipelining when saturated, the connections kept for
 //! autocommit statements, and transactions sharing a small pool with them.
 
-use pgrepo::Executor as _;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pgrepo::{Db, Error};
 
@@ -10,18 +9,57 @@ use crate::common::*;
 
 #[tokio::test]
 async fn an_exhausted_pool_times_out_with_its_state() {
-    let t = fresh_with("pool", |b| {
-        b.max_size(1).wait_timeout(Duration::from_millis(200))
-    })
-    .await;
+    const WAIT: Duration = Duration::from_millis(300);
+    let t = fresh_with("pool", |b| b.max_size(1).wait_timeout(WAIT)).await;
     let held = t.db.begin().await.unwrap();
-    let err = t.db.repo::<User>().count().await.unwrap_err();
-    match err {
-        Error::PoolTimeout {
-            max_size, in_use, ..
-        } => assert_eq!((max_size, in_use), (1, 1)),
-        other => panic!("expected PoolTimeout, got {other}"),
+    // Three statements wait for the only connection, which the transaction keeps.
+    let users = t.db.repo::<User>();
+    let started = Instant::now();
+    let (errors, status) = tokio::join!(
+        futures_util::future::join_all((0..3).map(|_| users.count())),
+        async {
+            tokio::time::sleep(WAIT / 3).await;
+            t.db.status()
+        }
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(
+        (status.waiting, status.transactions, status.open),
+        (3, 1, 1),
+        "every waiter is counted while it waits: {status:?}"
+    );
+    let mut waiting_seen = Vec::new();
+    for err in errors {
+        match err.unwrap_err() {
+            Error::PoolTimeout {
+                max_size,
+                in_use,
+                waiting,
+                waited_ms,
+                ..
+            } => {
+                assert_eq!((max_size, in_use), (1, 1));
+                assert!(
+                    waited_ms >= WAIT.as_millis() as u64
+                        && waited_ms < (WAIT * 2).as_millis() as u64,
+                    "waited the wait timeout, once: {waited_ms} ms"
+                );
+                waiting_seen.push(waiting);
+            }
+            other => panic!("expected PoolTimeout, got {other}"),
+        }
     }
+    // The first to give up still saw the other two waiting.
+    assert_eq!(
+        waiting_seen.iter().max(),
+        Some(&2),
+        "other waiters counted in the error: {waiting_seen:?}"
+    );
+    assert!(
+        elapsed >= WAIT && elapsed < WAIT * 2,
+        "the waiters waited side by side: {elapsed:?}"
+    );
+    assert_eq!(t.db.status().waiting, 0, "no waiter left behind");
     held.rollback().await.unwrap();
     assert_eq!(t.db.repo::<User>().count().await.unwrap(), 0);
 }
