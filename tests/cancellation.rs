@@ -5,7 +5,6 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::task::Poll;
 use std::time::Duration;
 
 use pgrepo::testkit::TestDatabase;
@@ -20,7 +19,7 @@ const LEDGER: &str = "CREATE TABLE ledger (id BIGINT PRIMARY KEY)";
 async fn poll_then_drop<F: Future>(future: F, polls: usize, pause: Duration) -> bool {
     let mut future = pin!(future);
     for _ in 0..polls {
-        if let Poll::Ready(_) = futures_util::poll!(future.as_mut()) {
+        if futures_util::poll!(future.as_mut()).is_ready() {
             return true;
         }
         tokio::time::sleep(pause).await;
