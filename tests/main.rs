@@ -14,3 +14,4 @@ mod loaders;
 mod pagination;
 mod pool;
 mod seams;
+mod transactions;

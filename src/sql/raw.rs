@@ -67,3 +67,31 @@ impl<'s> From<&'s String> for Sql<'s> {
         Sql::write(text)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hand_written_sql_writes_unless_it_says_it_reads() {
+        assert_eq!(
+            Sql::from("SELECT 1").statement("query").access(),
+            Access::Write
+        );
+        assert_eq!(
+            Sql::read("SELECT 1").statement("query").access(),
+            Access::Read
+        );
+        let statement = Sql::read("SELECT 1").statement("query");
+        // Access and shape are separate: a hand-written read still returns rows.
+        assert_eq!(statement.shape(), Shape::Rows);
+    }
+
+    #[test]
+    fn generated_statements_read_or_write_as_they_do() {
+        let select = Statement::new("SELECT 1", vec![], "t", "get", Shape::SingleRow);
+        let insert = Statement::new("INSERT …", vec![], "t", "insert", Shape::Write);
+        assert_eq!(select.access(), Access::Read);
+        assert_eq!(insert.access(), Access::Write);
+    }
+}
