@@ -6,9 +6,9 @@
 //! Run with `cargo run --example loaders`.
 
 use futures_util::future::try_join_all;
+use pgrepo::prelude::*;
 use pgrepo::testkit::TestCluster;
-use pgrepo::Executor as _;
-use pgrepo::{Db, Entity, LookupLoader};
+use pgrepo::LookupLoader;
 
 #[derive(Debug, Clone, Entity)]
 #[pgrepo(table = "users")]

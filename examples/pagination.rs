@@ -5,12 +5,11 @@
 //! Needs nothing: without `DATABASE_URL` it starts a throwaway PostgreSQL.
 //! Run with `cargo run --release --example pagination`.
 
-use pgrepo::Executor as _;
 use std::time::Instant;
 
 use futures_util::TryStreamExt as _;
+use pgrepo::prelude::*;
 use pgrepo::testkit::TestCluster;
-use pgrepo::{Db, Entity};
 
 #[derive(Debug, Clone, Entity)]
 #[pgrepo(table = "events", order_by = "happened_at desc")]

@@ -4,9 +4,8 @@
 //! Needs nothing: without `DATABASE_URL` it starts a throwaway PostgreSQL from the system's
 //! binaries (removed when it exits). Run with `cargo run --example quickstart`.
 
-use pgrepo::testkit::TestCluster;
-use pgrepo::Executor as _;
-use pgrepo::{Db, Entity, TextEnum};
+use pgrepo::prelude::*;
+use pgrepo::testkit::TestCluster; // Db, Entity, TextEnum, and the methods every scope shares
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, TextEnum)]
 #[pgrepo(rename_all = "snake_case")]

@@ -54,7 +54,7 @@ pub enum Direction {
 /// A struct that maps to a table: implemented by `#[derive(Entity)]`.
 ///
 /// The methods are used by generated code and by the library; call the repository instead
-/// ([`Db::repo`](crate::Db::repo)).
+/// ([`Executor::repo`](crate::Executor::repo)).
 pub trait Entity: FromRow + Sized + Send + Sync + Unpin + 'static {
     /// The primary key's type.
     type Id: SqlType + ToSql + Sync + Send + Clone + Ord + Hash + fmt::Debug + 'static;

@@ -33,17 +33,21 @@
 //!
 //! | feature | what | where |
 //! | --- | --- | --- |
-//! | prepared-statement repositories | CRUD, lookups, `insert_many` in one statement, upsert, typed raw SQL | [`Repo`], [`Db::query_as`] |
+//! | one set of methods for every scope | `repo`, `loader`, `strict`, `query`, `query_as`, `execute`, `batch_execute` on a `Db`, a `Tx` or a `Strict` scope | [`Executor`], [`prelude`] |
+//! | prepared-statement repositories | CRUD, lookups, `insert_many` in one statement, upsert, typed raw SQL that says whether it reads | [`Repo`], [`Executor::query_as`], [`Sql`] |
 //! | inserts from your own types | a request body or borrowed view inserts without copying, fields checked at compile time | `#[derive(Insertable)]`, [`Insertable`] |
 //! | connection handling | autocommit statements keep their connection between statements and pipeline when the pool is saturated; transactions get their own | [`DbBuilder`], [`Db::status`] |
-//! | transactions | statements in one transaction, committed or rolled back as a whole | [`Db::begin`], [`Db::transaction`], [`Tx`] |
+//! | transactions | statements in one transaction, committed or rolled back as a whole; `BEGIN` pipelined with the first statement; isolation, read-only, a prelude; rolled back whatever future is dropped; an aborted one refuses to commit | [`Db::begin`], [`Db::transaction`], [`TxOptions`], [`Tx`] |
+//! | statement modes | prepared once per connection, or unnamed (nothing kept on the server) | [`StatementMode`], [`DbBuilder::statement_mode`] |
 //! | keyset pagination | pages after/before signed opaque cursors, same cost at any depth; equality filters; streaming export; index advice | [`Repo::list`], [`Listing`], [`DbBuilder::cursor_secret`] |
 //! | batched loaders | concurrent `load(key)` calls become one `= ANY($1)` statement; relations load one statement per level | [`Loader`], [`LookupLoader`], [`Repo::grouped`] |
 //! | strict mode | the same single-row statement repeated in one scope is an N+1 error or warning | [`Strict`] |
 //! | schema verification | every mismatch between structs and tables at once | [`Db::verify`] |
 //! | schema-change safety | statements invalidated by `ALTER TABLE` are re-prepared, not failed | (automatic) |
-//! | typed errors | unique / foreign-key violations, pool timeouts, not found | [`Error`] |
+//! | typed errors | unique / foreign-key violations, pool and connect timeouts, aborted transactions, not found; causes kept | [`Error`] |
 //! | test kit (feature `testkit`) | a throwaway PostgreSQL from the system's binaries | `testkit` |
+//!
+//! How a call travels through the library: `ARCHITECTURE.md` at the repository's root.
 //!
 //! Each statement runs in a `tracing` span `pgrepo.statement` with the statement's label, table,
 //! row count and duration.

@@ -20,7 +20,7 @@ pub(crate) mod relation;
 
 /// The repository of entity `E` over executor `X` ([`Db`](crate::Db), [`Tx`](crate::Tx), …).
 ///
-/// Obtained from [`Db::repo`](crate::Db::repo) or [`Tx::repo`](crate::Tx::repo); cheap to create.
+/// Obtained from [`Executor::repo`](crate::Executor::repo) on any scope; cheap to create.
 pub struct Repo<'x, E, X> {
     exec: &'x X,
     _entity: PhantomData<fn() -> E>,
