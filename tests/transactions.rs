@@ -2,6 +2,7 @@
 //! transactions that refuse to commit, and the statement mode without named statements.
 
 use futures_util::future::join;
+use pgrepo::tokio_postgres::types::Type;
 use pgrepo::{Error, Isolation, Sql, StatementMode, TxOptions};
 
 use crate::common::*;
@@ -137,6 +138,9 @@ async fn unnamed_mode_prepares_no_named_statement() {
             .await
             .unwrap();
         assert_eq!(n, 1);
+        let typed = Sql::read("SELECT email FROM users WHERE id = $1").types(&[Type::INT8]);
+        let rows = t.db.query(typed, &[&ada.id]).await.unwrap();
+        assert_eq!(rows[0].get::<_, String>(0), ada.email);
         let tx = t.db.begin().await.unwrap();
         tx.repo::<User>().delete(ada.id).await.unwrap();
         tx.rollback().await.unwrap();

@@ -2,6 +2,8 @@
 //! statement cache as generated statements ([`Executor::query`](crate::Executor::query) and
 //! friends).
 
+use tokio_postgres::types::Type;
+
 use crate::sql::{Access, Shape, Statement};
 
 /// The table hand-written statements report in spans and errors.
@@ -21,6 +23,7 @@ const TABLE: &str = "(query)";
 pub struct Sql<'s> {
     text: &'s str,
     access: Access,
+    types: &'s [Type],
 }
 
 impl<'s> Sql<'s> {
@@ -29,6 +32,7 @@ impl<'s> Sql<'s> {
         Sql {
             text,
             access: Access::Read,
+            types: &[],
         }
     }
 
@@ -37,7 +41,18 @@ impl<'s> Sql<'s> {
         Sql {
             text,
             access: Access::Write,
+            types: &[],
         }
+    }
+
+    /// Declares the parameter types (one per `$n`), as generated statements do: the server
+    /// infers none, so no implicit cast keeps it from using an index, and in
+    /// [`StatementMode::Unnamed`](crate::StatementMode::Unnamed) the statement is parsed,
+    /// bound and run in one round trip without a named statement. Without them, the server
+    /// infers the types when it prepares the statement.
+    pub fn types(mut self, types: &'s [Type]) -> Self {
+        self.types = types;
+        self
     }
 
     /// The SQL text.
@@ -52,7 +67,8 @@ impl<'s> Sql<'s> {
 
     /// The statement run for it, labelled `label` in spans and errors.
     pub(crate) fn statement(self, label: &'static str) -> Statement {
-        Statement::ad_hoc(self.text, Vec::new(), TABLE, label, Shape::Rows).with_access(self.access)
+        Statement::ad_hoc(self.text, self.types.to_vec(), TABLE, label, Shape::Rows)
+            .with_access(self.access)
     }
 }
 
