@@ -6,12 +6,13 @@
 //! never returns to the pool with the transaction open, whatever future is dropped when.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::error::{Error, Result};
 use crate::exec::envelope::{Envelope, Prelude, Sent};
 use crate::exec::{Executor, Lease, Sealed, Settings};
 use crate::pool::Exclusive;
+use crate::sql::raw::Sql;
 use crate::sql::Statement;
 
 /// An isolation level ([`TxOptions::isolation`]).
@@ -125,6 +126,8 @@ pub struct Tx {
     turn: tokio::sync::Mutex<()>,
     /// A statement failed on the server: the transaction is aborted and cannot commit.
     aborted: AtomicBool,
+    /// Savepoints opened so far, for their names.
+    savepoints: AtomicUsize,
     settings: Settings,
 }
 
@@ -151,7 +154,70 @@ impl Tx {
             begin_sql: options.begin_sql(),
             turn: tokio::sync::Mutex::new(()),
             aborted: AtomicBool::new(false),
+            savepoints: AtomicUsize::new(0),
             settings,
+        }
+    }
+
+    /// Runs `body` in a nested transaction (a savepoint): when it returns `Err`, what it did is
+    /// rolled back and the transaction goes on as before it; when it returns `Ok`, its work
+    /// stays part of this transaction (committed with it).
+    ///
+    /// If the nested transaction's future is dropped before it ends, its work can no longer be
+    /// told apart from the rest: this transaction is then aborted and refuses to commit
+    /// ([`Error::TransactionAborted`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(db: pgrepo::Db) -> pgrepo::Result<()> {
+    /// use pgrepo::Executor as _;
+    /// db.transaction(async |tx| {
+    ///     tx.execute("INSERT INTO audit (what) VALUES ('start')", &[]).await?;
+    ///     // A duplicate here is rolled back alone; the audit row stays.
+    ///     let _ = tx
+    ///         .transaction(async |tx| tx.execute("INSERT INTO tags (code) VALUES ('x')", &[]).await)
+    ///         .await;
+    ///     Ok(())
+    /// })
+    /// .await
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// The body's error (after rolling back to the savepoint), or the error of the savepoint
+    /// statements.
+    pub async fn transaction<R, F>(&self, body: F) -> Result<R>
+    where
+        F: AsyncFnOnce(&Tx) -> Result<R>,
+    {
+        let name = format!(
+            "pgrepo_savepoint_{}",
+            self.savepoints.fetch_add(1, Ordering::Relaxed)
+        );
+        self.batch_execute(Sql::write(&format!("SAVEPOINT {name}")))
+            .await?;
+        let aborted_before = self.aborted.load(Ordering::Acquire);
+        // Dropped before the savepoint is released or rolled back: poison the transaction.
+        let unfinished = PoisonUnlessDone {
+            aborted: &self.aborted,
+            done: false,
+        };
+        let result = body(self).await;
+        let end = match &result {
+            Ok(_) => format!("RELEASE SAVEPOINT {name}"),
+            Err(_) => format!("ROLLBACK TO SAVEPOINT {name}; RELEASE SAVEPOINT {name}"),
+        };
+        let ended = self.batch_execute(Sql::write(&end)).await;
+        let mut unfinished = unfinished;
+        unfinished.done = true;
+        match (result, ended) {
+            (Ok(value), Ok(())) => Ok(value),
+            (Ok(_), Err(error)) => Err(error),
+            (Err(error), Ok(())) => {
+                // Rolled back to the savepoint: the transaction is as it was before it.
+                self.aborted.store(aborted_before, Ordering::Release);
+                Err(error)
+            }
+            (Err(error), Err(_)) => Err(error),
         }
     }
 
@@ -203,6 +269,20 @@ impl Tx {
                 }
                 Err(Error::from_driver(e, TX_TABLE, label))
             }
+        }
+    }
+}
+
+/// Marks a transaction aborted unless disarmed (a nested transaction that did not end).
+struct PoisonUnlessDone<'a> {
+    aborted: &'a AtomicBool,
+    done: bool,
+}
+
+impl Drop for PoisonUnlessDone<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.aborted.store(true, Ordering::Release);
         }
     }
 }

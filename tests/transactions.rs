@@ -182,3 +182,64 @@ async fn batch_execute_goes_through_the_scope() {
             .get(0);
     assert_eq!(n, 1);
 }
+
+#[tokio::test]
+async fn a_nested_transaction_rolls_back_alone() {
+    let t = fresh("tx_nested").await;
+    t.db.transaction(async |tx| {
+        tx.repo::<User>().insert(&new_user(1)).await?;
+        // A duplicate in the nested transaction: rolled back alone, the outer goes on.
+        let nested = tx
+            .transaction(async |tx| {
+                tx.repo::<User>().insert(&new_user(2)).await?;
+                tx.repo::<User>().insert(&new_user(1)).await
+            })
+            .await;
+        assert!(
+            matches!(nested, Err(Error::UniqueViolation { .. })),
+            "{nested:?}"
+        );
+        // An `Ok` nested transaction keeps its work.
+        tx.transaction(async |tx| tx.repo::<User>().insert(&new_user(3)).await)
+            .await?;
+        tx.repo::<User>().insert(&new_user(4)).await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let mut emails: Vec<String> =
+        t.db.repo::<User>()
+            .all()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|u| u.email)
+            .collect();
+    emails.sort();
+    assert_eq!(
+        emails,
+        [
+            "user1@example.com",
+            "user3@example.com",
+            "user4@example.com"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_nested_transaction_poisons_its_transaction() {
+    let t = fresh("tx_nested_drop").await;
+    let tx = t.db.begin().await.unwrap();
+    tx.repo::<User>().insert(&new_user(1)).await.unwrap();
+    let nested = tx.transaction(async |tx| {
+        tx.repo::<User>().insert(&new_user(2)).await?;
+        tx.execute("SELECT pg_sleep(1)", &[]).await?;
+        Ok(())
+    });
+    // Cancelled half-way (a request timeout): its insert cannot be told apart any more.
+    let timed_out = tokio::time::timeout(std::time::Duration::from_millis(300), nested).await;
+    assert!(timed_out.is_err());
+    let commit = tx.commit().await.unwrap_err();
+    assert!(matches!(commit, Error::TransactionAborted), "{commit:?}");
+    assert_eq!(t.db.repo::<User>().count().await.unwrap(), 0);
+}
