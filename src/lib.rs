@@ -50,6 +50,8 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+// On docs.rs (nightly, `--cfg docsrs`): items behind a feature say which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod db;
 mod entity;
@@ -67,6 +69,7 @@ mod tx;
 mod verify;
 
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
 #[doc(hidden)]
