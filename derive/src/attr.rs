@@ -4,6 +4,10 @@
 //! takes, duplicates, and values that are malformed on their own (an empty table name, a
 //! `new_struct` that is not an identifier). Conflicts *between* attributes, and names that refer
 //! to fields, are checked later (`check.rs`, `sort_key.rs`), once the whole input is read.
+//!
+//! An unknown key is reported; a misspelt one (`uniqe`) is also read as the key it was meant to
+//! be, so the expansion still has it (`read::resolve_key`). The entity's keys are read here,
+//! `Insertable`'s and `TextEnum`'s in the submodules of the same names.
 
 use std::fmt;
 
@@ -14,15 +18,16 @@ use syn::{token, Attribute, Expr, Ident, LitStr, Path, Token};
 
 mod insertable;
 mod read;
+mod text_enum;
 
 pub(crate) use self::insertable::{Insertable, InsertableField};
+pub(crate) use self::text_enum::{TextEnum, Variant};
 
 use self::read::{
     flag, for_each_key, lit_str, non_empty, path_list, resolve_key, skip_value, Attr,
 };
-use crate::case::{RenameRule, RULES};
 use crate::ctxt::Ctxt;
-use crate::names::{did_you_mean, is_identifier, quoted_list};
+use crate::names::is_identifier;
 
 /// The name of one attribute key, comparable with the paths `syn` parses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,18 +151,6 @@ pub(crate) struct Field {
     pub(crate) belongs_to: Option<(Path, Path)>,
     /// `relation = "owner"`, already checked to be an identifier.
     pub(crate) relation: Option<LitStr>,
-}
-
-/// The attributes of a `#[derive(TextEnum)]` enum.
-pub(crate) struct TextEnum {
-    /// `rename_all = "snake_case"`, with the rule it names.
-    pub(crate) rename_all: Option<(RenameRule, LitStr)>,
-}
-
-/// The attributes of one variant of a `#[derive(TextEnum)]` enum.
-pub(crate) struct Variant {
-    /// `rename = "text"`.
-    pub(crate) rename: Option<LitStr>,
 }
 
 impl Entity {
@@ -442,63 +435,6 @@ pub(crate) fn entity_path(
                 help,
             );
             Ok(None)
-        }
-    }
-}
-
-impl TextEnum {
-    /// Reads the `#[pgrepo(...)]` attributes of a text enum.
-    pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute]) -> Self {
-        let mut rename_all = Attr::none(cx, RENAME_ALL);
-        for_each_key(cx, attrs, |meta| {
-            let Some(key) = resolve_key(cx, meta, "enum", ENUM_KEYS, &[(VARIANT_KEYS, "variant")])?
-            else {
-                return Ok(());
-            };
-            cx.muted(key.misspelt, || {
-                let Some(lit) = lit_str(cx, meta, r#"rename_all = "snake_case""#)? else {
-                    return Ok(());
-                };
-                match RenameRule::from_name(&lit.value()) {
-                    Some(rule) => rename_all.set(&meta.path, (rule, lit)),
-                    None => {
-                        let valid = quoted_list(RULES.iter().map(|(name, _)| *name));
-                        let mut message = format!("unknown `rename_all` rule `{}`", lit.value());
-                        if let Some(close) =
-                            did_you_mean(&lit.value(), RULES.iter().map(|(name, _)| *name))
-                        {
-                            message.push_str(&format!("; did you mean `{close}`?"));
-                        }
-                        cx.error_with_help(&lit, message, format!("the rules are {valid}"));
-                    }
-                }
-                Ok(())
-            })
-        });
-        Self {
-            rename_all: rename_all.get(),
-        }
-    }
-}
-
-impl Variant {
-    /// Reads the `#[pgrepo(...)]` attributes of one text enum variant.
-    pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute]) -> Self {
-        let mut rename = Attr::none(cx, RENAME);
-        for_each_key(cx, attrs, |meta| {
-            let Some(key) = resolve_key(cx, meta, "variant", VARIANT_KEYS, &[(ENUM_KEYS, "enum")])?
-            else {
-                return Ok(());
-            };
-            cx.muted(key.misspelt, || {
-                if let Some(lit) = lit_str(cx, meta, r#"rename = "in_progress""#)? {
-                    rename.set(&meta.path, lit);
-                }
-                Ok(())
-            })
-        });
-        Self {
-            rename: rename.get(),
         }
     }
 }
