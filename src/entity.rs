@@ -42,6 +42,56 @@ pub struct ColumnDef {
     pub accepts: fn(&Type) -> bool,
 }
 
+impl ColumnDef {
+    /// Whether inserts write this column: every column the database does not fill (not
+    /// [`generated`](ColumnDef::generated)). The `New…` struct has a field for each, and
+    /// [`Insertable::param`] is asked for each.
+    pub fn is_inserted(&self) -> bool {
+        !self.generated
+    }
+
+    /// Whether [`Repo::update`](crate::Repo::update) writes this column: an inserted column
+    /// that is not the primary key.
+    pub fn is_updated(&self) -> bool {
+        self.is_inserted() && !self.primary_key
+    }
+}
+
+// The one place the library decides which columns a statement writes, and in which order;
+// statements (`sql`) and the parameters bound to them (`repo`) both iterate these. The derive
+// builds the `New…` struct by the same rule and `derive/tests/columns.rs` checks they agree.
+
+/// The columns every insert writes, with their indexes in [`Entity::columns`], in declaration
+/// order: the column list of the `INSERT` statements and the order of their parameters.
+pub(crate) fn insert_columns<E: Entity>() -> impl Iterator<Item = (usize, &'static ColumnDef)> {
+    E::columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| column.is_inserted())
+}
+
+/// The columns an update writes, with their indexes, in declaration order: the `SET` list of
+/// the `UPDATE` statement and the order of its parameters (the primary key is bound last).
+pub(crate) fn update_columns<E: Entity>() -> impl Iterator<Item = (usize, &'static ColumnDef)> {
+    E::columns()
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| column.is_updated())
+}
+
+/// The column an upsert's `ON CONFLICT` targets: the first `unique` column, else the primary
+/// key when inserts write it; `None` when there is neither (the entity is not [`Upsertable`]).
+pub(crate) fn conflict_column<E: Entity>() -> Option<usize> {
+    let columns = E::columns();
+    columns.iter().position(|column| column.unique).or_else(|| {
+        let primary_key = E::primary_key();
+        columns
+            .get(primary_key)
+            .filter(|column| column.is_inserted())
+            .map(|_| primary_key)
+    })
+}
+
 /// Direction of one sort column in a listing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -154,22 +204,21 @@ pub trait Insertable: Send + Sync {
     /// The entity this inserts.
     type Entity: Entity;
     /// The value of column `column` (an index into [`Entity::columns`]); called only for columns
-    /// that are not `generated`.
+    /// that inserts write ([`ColumnDef::is_inserted`]: those that are not `generated`).
     fn param(&self, column: usize) -> &(dyn ToSql + Sync);
 }
 
 /// An entity with a conflict target, so it can be upserted (`INSERT … ON CONFLICT … DO UPDATE`).
 ///
-/// `#[derive(Entity)]` implements it when the primary key is not `generated`, or when a field
-/// is marked `#[pgrepo(unique)]`.
+/// The target is read from [`Entity::columns`]: the first column declared
+/// [`unique`](ColumnDef::unique), else the primary key when it is not `generated`.
+/// `#[derive(Entity)]` implements this marker for exactly the entities that have one; implement
+/// it by hand only for such an entity.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no conflict target for an upsert",
     note = "mark a unique column with `#[pgrepo(unique)]`, or make the primary key not `generated`"
 )]
-pub trait Upsertable: Entity {
-    /// Index in [`Entity::columns`] of the column `ON CONFLICT` targets.
-    fn conflict_column() -> usize;
-}
+pub trait Upsertable: Entity {}
 
 /// Decodes a value from consecutive columns of a row, by position.
 ///

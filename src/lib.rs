@@ -54,6 +54,8 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+// On docs.rs (nightly, `--cfg docsrs`): items behind a feature say which one.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod db;
 mod entity;
@@ -70,6 +72,7 @@ mod tx;
 mod verify;
 
 #[cfg(feature = "testkit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testkit")))]
 pub mod testkit;
 
 /// The derives and the [`Executor`] trait, whose methods every scope (`Db`, `Tx`, `Strict`)

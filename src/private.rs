@@ -12,6 +12,12 @@ pub use crate::sql::EntityStatements;
 use crate::entity::ColumnDef;
 use crate::error::Error;
 
+/// The column an upsert of `E` conflicts on: what the library reads from the column flags.
+/// The derive's tests check that it finds one exactly when the derive implements `Upsertable`.
+pub fn conflict_column<E: crate::Entity>() -> Option<usize> {
+    crate::entity::conflict_column::<E>()
+}
+
 /// Boxed error of `ToSql`/`FromSql`.
 pub type BoxError = Box<dyn std::error::Error + Sync + Send>;
 
@@ -144,14 +150,14 @@ pub fn phantom_of<T>(_: &T) -> PhantomData<T> {
     PhantomData
 }
 
-/// Whether every name of `required` is in `given` (evaluated at compile time).
-pub const fn covers(required: &[&str], given: &[&str]) -> bool {
+/// Whether every column of `required` is in `given` (evaluated at compile time).
+pub const fn covers(required: &[usize], given: &[usize]) -> bool {
     let mut r = 0;
     while r < required.len() {
         let mut found = false;
         let mut g = 0;
         while g < given.len() {
-            if str_eq(required[r], given[g]) {
+            if required[r] == given[g] {
                 found = true;
             }
             g += 1;
@@ -160,21 +166,6 @@ pub const fn covers(required: &[&str], given: &[&str]) -> bool {
             return false;
         }
         r += 1;
-    }
-    true
-}
-
-const fn str_eq(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() {
-        if a[i] != b[i] {
-            return false;
-        }
-        i += 1;
     }
     true
 }

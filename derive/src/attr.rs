@@ -4,6 +4,10 @@
 //! takes, duplicates, and values that are malformed on their own (an empty table name, a
 //! `new_struct` that is not an identifier). Conflicts *between* attributes, and names that refer
 //! to fields, are checked later (`check.rs`, `sort_key.rs`), once the whole input is read.
+//!
+//! An unknown key is reported; a misspelt one (`uniqe`) is also read as the key it was meant to
+//! be, so the expansion still has it (`read::resolve_key`). The entity's keys are read here,
+//! `Insertable`'s and `TextEnum`'s in the submodules of the same names.
 
 use std::fmt;
 
@@ -12,14 +16,18 @@ use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::{token, Attribute, Expr, Ident, LitStr, Path, Token};
 
+mod insertable;
 mod read;
+mod text_enum;
+
+pub(crate) use self::insertable::{Insertable, InsertableField};
+pub(crate) use self::text_enum::{TextEnum, Variant};
 
 use self::read::{
-    flag, for_each_key, lit_str, non_empty, path_list, skip_value, unknown_key, Attr,
+    flag, for_each_key, lit_str, non_empty, path_list, resolve_key, skip_value, Attr,
 };
-use crate::case::{RenameRule, RULES};
 use crate::ctxt::Ctxt;
-use crate::names::{did_you_mean, is_identifier, quoted_list};
+use crate::names::is_identifier;
 
 /// The name of one attribute key, comparable with the paths `syn` parses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +67,10 @@ pub(crate) const RELATION: Symbol = Symbol("relation");
 pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 /// `TextEnum` variant: the variant's text.
 pub(crate) const RENAME: Symbol = Symbol("rename");
+/// `Insertable` container: the entity whose table it inserts into.
+pub(crate) const ENTITY: Symbol = Symbol("entity");
+/// `Insertable` field: the entity field it fills, when it has another name.
+pub(crate) const FIELD: Symbol = Symbol("field");
 
 /// The keys of `#[pgrepo(...)]` on a `#[derive(Entity)]` struct.
 pub(crate) const ENTITY_KEYS: &[Symbol] =
@@ -72,6 +84,10 @@ pub(crate) const LISTING_KEYS: &[Symbol] = &[NAME, ORDER_BY];
 pub(crate) const ENUM_KEYS: &[Symbol] = &[RENAME_ALL];
 /// The keys of `#[pgrepo(...)]` on a variant of a `#[derive(TextEnum)]` enum.
 pub(crate) const VARIANT_KEYS: &[Symbol] = &[RENAME];
+/// The keys of `#[pgrepo(...)]` on a `#[derive(Insertable)]` struct.
+pub(crate) const INSERTABLE_KEYS: &[Symbol] = &[ENTITY];
+/// The keys of `#[pgrepo(...)]` on a field of a `#[derive(Insertable)]` struct.
+pub(crate) const INSERTABLE_FIELD_KEYS: &[Symbol] = &[FIELD];
 
 impl PartialEq<Symbol> for Path {
     fn eq(&self, word: &Symbol) -> bool {
@@ -137,18 +153,6 @@ pub(crate) struct Field {
     pub(crate) relation: Option<LitStr>,
 }
 
-/// The attributes of a `#[derive(TextEnum)]` enum.
-pub(crate) struct TextEnum {
-    /// `rename_all = "snake_case"`, with the rule it names.
-    pub(crate) rename_all: Option<(RenameRule, LitStr)>,
-}
-
-/// The attributes of one variant of a `#[derive(TextEnum)]` enum.
-pub(crate) struct Variant {
-    /// `rename = "text"`.
-    pub(crate) rename: Option<LitStr>,
-}
-
 impl Entity {
     /// Reads the `#[pgrepo(...)]` attributes of an entity struct.
     pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute]) -> Self {
@@ -160,52 +164,63 @@ impl Entity {
         let mut listings = Vec::new();
 
         for_each_key(cx, attrs, |meta| {
-            if meta.path == TABLE {
-                table.written();
-                if let Some(lit) = lit_str(cx, meta, r#"table = "users""#)? {
-                    non_empty(cx, TABLE, &lit, r#"table = "users""#);
-                    table.set(&meta.path, lit);
-                }
-            } else if meta.path == SCHEMA {
-                if let Some(lit) = lit_str(cx, meta, r#"schema = "app""#)? {
-                    non_empty(cx, SCHEMA, &lit, r#"schema = "app""#);
-                    schema.set(&meta.path, lit);
-                }
-            } else if meta.path == NEW_STRUCT {
-                if let Some(lit) = lit_str(cx, meta, r#"new_struct = "NewUser""#)? {
-                    match lit.parse::<Ident>() {
-                        Ok(ident) => new_struct.set(&meta.path, ident),
-                        Err(_) => cx.error_with_help(
-                            &lit,
-                            format!(
-                                "`new_struct` must name a struct, and `{}` is not a Rust identifier",
-                                lit.value()
-                            ),
-                            r#"write a type name, e.g. `new_struct = "NewUser"`"#,
-                        ),
-                    }
-                }
-            } else if meta.path == NEW_DERIVE {
-                if let Some(paths) = path_list(cx, meta, "new_derive(Debug, Clone)")? {
-                    new_derive.set(&meta.path, paths);
-                }
-            } else if meta.path == ORDER_BY {
-                if let Some(lit) = lit_str(cx, meta, r#"order_by = "created_at desc, name""#)? {
-                    order_by.set(&meta.path, lit);
-                }
-            } else if meta.path == LISTING {
-                if let Some(listing) = listing(cx, meta)? {
-                    listings.push(listing);
-                }
-            } else {
-                let suggestion =
-                    unknown_key(cx, meta, "struct", ENTITY_KEYS, &[(FIELD_KEYS, "field")])?;
-                if suggestion == Some(TABLE.0) {
-                    // `tabel = "users"` is reported as a typo; not also as a missing table.
+            let Some(key) = resolve_key(cx, meta, "struct", ENTITY_KEYS, &[(FIELD_KEYS, "field")])?
+            else {
+                return Ok(());
+            };
+            cx.muted(key.misspelt, || match key.name {
+                TABLE => {
                     table.written();
+                    if let Some(lit) = lit_str(cx, meta, r#"table = "users""#)? {
+                        non_empty(cx, TABLE, &lit, r#"table = "users""#);
+                        table.set(&meta.path, lit);
+                    }
+                    Ok(())
                 }
-            }
-            Ok(())
+                SCHEMA => {
+                    if let Some(lit) = lit_str(cx, meta, r#"schema = "app""#)? {
+                        non_empty(cx, SCHEMA, &lit, r#"schema = "app""#);
+                        schema.set(&meta.path, lit);
+                    }
+                    Ok(())
+                }
+                NEW_STRUCT => {
+                    if let Some(lit) = lit_str(cx, meta, r#"new_struct = "NewUser""#)? {
+                        match lit.parse::<Ident>() {
+                            Ok(ident) => new_struct.set(&meta.path, ident),
+                            Err(_) => cx.error_with_help(
+                                &lit,
+                                format!(
+                                    "`new_struct` must name a struct, and `{}` is not a Rust identifier",
+                                    lit.value()
+                                ),
+                                r#"write a type name, e.g. `new_struct = "NewUser"`"#,
+                            ),
+                        }
+                    }
+                    Ok(())
+                }
+                NEW_DERIVE => {
+                    if let Some(paths) = path_list(cx, meta, "new_derive(Debug, Clone)")? {
+                        new_derive.set(&meta.path, paths);
+                    }
+                    Ok(())
+                }
+                ORDER_BY => {
+                    if let Some(lit) = lit_str(cx, meta, r#"order_by = "created_at desc, name""#)? {
+                        order_by.set(&meta.path, lit);
+                    }
+                    Ok(())
+                }
+                LISTING => {
+                    if let Some(listing) = listing(cx, meta)? {
+                        listings.push(listing);
+                    }
+                    Ok(())
+                }
+                // `resolve_key` gives only keys of `ENTITY_KEYS`.
+                _ => skip_value(meta),
+            })
         });
 
         Self {
@@ -274,32 +289,39 @@ fn listing_key(
     name: &mut Attr<'_, LitStr>,
     order_by: &mut Attr<'_, LitStr>,
 ) -> syn::Result<()> {
-    if meta.path == NAME {
-        name.written();
-        let Some(lit) = lit_str(cx, meta, r#"name = "recent""#)? else {
-            return Ok(());
-        };
-        if is_identifier(&lit.value()) {
-            name.set(&meta.path, lit);
-        } else {
-            cx.error_with_help(
-                &lit,
-                format!(
-                    "listing name `{}` is not a Rust identifier; it names the listing's constant",
-                    lit.value()
-                ),
-                r#"name the listing like a function, e.g. `name = "recent"`"#,
-            );
+    let Some(key) = resolve_key(cx, meta, "listing", LISTING_KEYS, &[])? else {
+        return Ok(());
+    };
+    cx.muted(key.misspelt, || match key.name {
+        NAME => {
+            name.written();
+            let Some(lit) = lit_str(cx, meta, r#"name = "recent""#)? else {
+                return Ok(());
+            };
+            if is_identifier(&lit.value()) {
+                name.set(&meta.path, lit);
+            } else {
+                cx.error_with_help(
+                    &lit,
+                    format!(
+                        "listing name `{}` is not a Rust identifier; it names the listing's constant",
+                        lit.value()
+                    ),
+                    r#"name the listing like a function, e.g. `name = "recent"`"#,
+                );
+            }
+            Ok(())
         }
-    } else if meta.path == ORDER_BY {
-        order_by.written();
-        if let Some(lit) = lit_str(cx, meta, r#"order_by = "created_at desc""#)? {
-            order_by.set(&meta.path, lit);
+        ORDER_BY => {
+            order_by.written();
+            if let Some(lit) = lit_str(cx, meta, r#"order_by = "created_at desc""#)? {
+                order_by.set(&meta.path, lit);
+            }
+            Ok(())
         }
-    } else {
-        unknown_key(cx, meta, "listing", LISTING_KEYS, &[])?;
-    }
-    Ok(())
+        // `resolve_key` gives only keys of `LISTING_KEYS`.
+        _ => skip_value(meta),
+    })
 }
 
 impl Field {
@@ -314,42 +336,54 @@ impl Field {
         let mut relation = Attr::none(cx, RELATION);
 
         for_each_key(cx, attrs, |meta| {
-            if meta.path == ID {
-                flag(cx, meta, &mut id)?;
-            } else if meta.path == GENERATED {
-                flag(cx, meta, &mut generated)?;
-            } else if meta.path == LOOKUP {
-                flag(cx, meta, &mut lookup)?;
-            } else if meta.path == UNIQUE {
-                flag(cx, meta, &mut unique)?;
-            } else if meta.path == COLUMN {
-                if let Some(lit) = lit_str(cx, meta, r#"column = "db_name""#)? {
-                    non_empty(cx, COLUMN, &lit, r#"column = "db_name""#);
-                    column.set(&meta.path, lit);
-                }
-            } else if meta.path == BELONGS_TO {
-                if let Some(parent) = parent_path(cx, meta)? {
-                    belongs_to.set(&meta.path, (meta.path.clone(), parent));
-                }
-            } else if meta.path == RELATION {
-                if let Some(lit) = lit_str(cx, meta, r#"relation = "owner""#)? {
-                    if is_identifier(&lit.value()) {
-                        relation.set(&meta.path, lit);
-                    } else {
-                        cx.error_with_help(
-                            &lit,
-                            format!(
-                                "relation name `{}` is not a Rust identifier; it names the relation's constant",
-                                lit.value()
-                            ),
-                            r#"name the relation like a field, e.g. `relation = "owner"`"#,
-                        );
+            let Some(key) = resolve_key(cx, meta, "field", FIELD_KEYS, &[(ENTITY_KEYS, "struct")])?
+            else {
+                return Ok(());
+            };
+            cx.muted(key.misspelt, || match key.name {
+                ID => flag(cx, meta, &mut id),
+                GENERATED => flag(cx, meta, &mut generated),
+                LOOKUP => flag(cx, meta, &mut lookup),
+                UNIQUE => flag(cx, meta, &mut unique),
+                COLUMN => {
+                    if let Some(lit) = lit_str(cx, meta, r#"column = "db_name""#)? {
+                        non_empty(cx, COLUMN, &lit, r#"column = "db_name""#);
+                        column.set(&meta.path, lit);
                     }
+                    Ok(())
                 }
-            } else {
-                unknown_key(cx, meta, "field", FIELD_KEYS, &[(ENTITY_KEYS, "struct")])?;
-            }
-            Ok(())
+                BELONGS_TO => {
+                    let parent = entity_path(
+                        cx,
+                        meta,
+                        "the parent entity",
+                        "write the parent entity's type, e.g. `belongs_to = Team`",
+                    )?;
+                    if let Some(parent) = parent {
+                        belongs_to.set(&meta.path, (meta.path.clone(), parent));
+                    }
+                    Ok(())
+                }
+                RELATION => {
+                    if let Some(lit) = lit_str(cx, meta, r#"relation = "owner""#)? {
+                        if is_identifier(&lit.value()) {
+                            relation.set(&meta.path, lit);
+                        } else {
+                            cx.error_with_help(
+                                &lit,
+                                format!(
+                                    "relation name `{}` is not a Rust identifier; it names the relation's constant",
+                                    lit.value()
+                                ),
+                                r#"name the relation like a field, e.g. `relation = "owner"`"#,
+                            );
+                        }
+                    }
+                    Ok(())
+                }
+                // `resolve_key` gives only keys of `FIELD_KEYS`.
+                _ => skip_value(meta),
+            })
         });
 
         Self {
@@ -364,21 +398,31 @@ impl Field {
     }
 }
 
-/// Reads the parent of `belongs_to = Team`: a path, not a string.
-fn parent_path(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Path>> {
-    const HELP: &str = "write the parent entity's type, e.g. `belongs_to = Team`";
+/// Reads the entity of `belongs_to = Team` or `entity = User`: a path, not a string. `what`
+/// completes "needs ..." when the value is missing; `help` shows the right form.
+pub(crate) fn entity_path(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    what: &str,
+    help: &str,
+) -> syn::Result<Option<Path>> {
+    let key = meta.path.to_token_stream();
     if !meta.input.peek(Token![=]) {
-        cx.error_with_help(&meta.path, "`belongs_to` needs the parent entity", HELP);
+        cx.error_with_help(&meta.path, format!("`{key}` needs {what}"), help);
         return skip_value(meta).map(|()| None);
     }
     let value = meta.value()?;
     if value.peek(LitStr) {
         let lit: LitStr = value.parse()?;
         let help = match lit.parse::<Path>() {
-            Ok(path) => format!("write `belongs_to = {}`", path.to_token_stream()),
-            Err(_) => HELP.to_owned(),
+            Ok(path) => format!("write `{key} = {}`", path.to_token_stream()),
+            Err(_) => help.to_owned(),
         };
-        cx.error_with_help(&lit, "`belongs_to` takes a type path, not a string", help);
+        cx.error_with_help(
+            &lit,
+            format!("`{key}` takes a type path, not a string"),
+            help,
+        );
         return Ok(None);
     }
     let expr: Expr = value.parse()?;
@@ -387,63 +431,10 @@ fn parent_path(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Path
         other => {
             cx.error_with_help(
                 &other,
-                "`belongs_to` takes the path of an entity type",
-                HELP,
+                format!("`{key}` takes the path of an entity type"),
+                help,
             );
             Ok(None)
-        }
-    }
-}
-
-impl TextEnum {
-    /// Reads the `#[pgrepo(...)]` attributes of a text enum.
-    pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute]) -> Self {
-        let mut rename_all = Attr::none(cx, RENAME_ALL);
-        for_each_key(cx, attrs, |meta| {
-            if meta.path == RENAME_ALL {
-                if let Some(lit) = lit_str(cx, meta, r#"rename_all = "snake_case""#)? {
-                    match RenameRule::from_name(&lit.value()) {
-                        Some(rule) => rename_all.set(&meta.path, (rule, lit)),
-                        None => {
-                            let valid = quoted_list(RULES.iter().map(|(name, _)| *name));
-                            let mut message =
-                                format!("unknown `rename_all` rule `{}`", lit.value());
-                            if let Some(close) =
-                                did_you_mean(&lit.value(), RULES.iter().map(|(name, _)| *name))
-                            {
-                                message.push_str(&format!("; did you mean `{close}`?"));
-                            }
-                            cx.error_with_help(&lit, message, format!("the rules are {valid}"));
-                        }
-                    }
-                }
-            } else {
-                unknown_key(cx, meta, "enum", ENUM_KEYS, &[(VARIANT_KEYS, "variant")])?;
-            }
-            Ok(())
-        });
-        Self {
-            rename_all: rename_all.get(),
-        }
-    }
-}
-
-impl Variant {
-    /// Reads the `#[pgrepo(...)]` attributes of one text enum variant.
-    pub(crate) fn from_ast(cx: &Ctxt, attrs: &[Attribute]) -> Self {
-        let mut rename = Attr::none(cx, RENAME);
-        for_each_key(cx, attrs, |meta| {
-            if meta.path == RENAME {
-                if let Some(lit) = lit_str(cx, meta, r#"rename = "in_progress""#)? {
-                    rename.set(&meta.path, lit);
-                }
-            } else {
-                unknown_key(cx, meta, "variant", VARIANT_KEYS, &[(ENUM_KEYS, "enum")])?;
-            }
-            Ok(())
-        });
-        Self {
-            rename: rename.get(),
         }
     }
 }

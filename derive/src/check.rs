@@ -1,12 +1,13 @@
 //! Conflicts between attributes, found once the whole input is read: the primary key, keys that
-//! contradict each other, two fields on one column, and generated constants that would clash.
+//! contradict each other, two fields on one column, generated constants that would clash, and
+//! two insertable fields filling one entity field.
 
 use std::collections::{HashMap, HashSet};
 
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 
-use crate::ast::{Entity, Field, TextEnum};
+use crate::ast::{Entity, Field, Insertable, TextEnum};
 use crate::attr::{BELONGS_TO, ID, RELATION};
 use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
@@ -309,6 +310,33 @@ pub(crate) fn check_text_enum(cx: &Ctxt, text_enum: &TextEnum<'_>) {
             format!(
                 r#"give `{}` its own text with `#[pgrepo(rename = "...")]`"#,
                 variant.ident
+            ),
+        );
+    }
+}
+
+/// Reports two fields of an insertable struct that fill the same entity field.
+pub(crate) fn check_insertable(cx: &Ctxt, insertable: &Insertable<'_>) {
+    for (later, field) in insertable.fields.iter().enumerate() {
+        let Some(first) = insertable.fields[..later]
+            .iter()
+            .find(|earlier| earlier.target == field.target)
+        else {
+            continue;
+        };
+        let at = field
+            .field_attr
+            .as_ref()
+            .map_or_else(|| field.ident.to_token_stream(), ToTokens::to_token_stream);
+        cx.error_with_help(
+            at,
+            format!(
+                "`{}` and `{}` both fill the entity's field `{}`",
+                first.ident, field.ident, field.target
+            ),
+            format!(
+                r#"remove one of them, or point `{}` at another entity field with `#[pgrepo(field = "...")]`"#,
+                field.ident
             ),
         );
     }

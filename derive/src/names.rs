@@ -22,6 +22,20 @@ pub(crate) fn const_ident(name: &str, span: Span) -> syn::Result<Ident> {
     Ok(ident)
 }
 
+/// The identifier naming the field `name`, spanned at `span`: raw when `name` is a keyword
+/// (`r#type`); `None` when no identifier names it (`a b`, `self`).
+pub(crate) fn field_ident(name: &str, span: Span) -> Option<Ident> {
+    if let Ok(mut ident) = syn::parse_str::<Ident>(name) {
+        ident.set_span(span);
+        return Some(ident);
+    }
+    // A keyword: only a raw identifier names it (and these few cannot be raw).
+    let word = name.starts_with(|c: char| c.is_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+    (word && !matches!(name, "self" | "Self" | "super" | "crate" | "_"))
+        .then(|| Ident::new_raw(name, span))
+}
+
 /// Whether `name` is a Rust identifier (and not a keyword).
 pub(crate) fn is_identifier(name: &str) -> bool {
     syn::parse_str::<Ident>(name).is_ok()
@@ -198,6 +212,16 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keywords_become_raw_identifiers() {
+        let span = Span::call_site();
+        let name = |name: &str| field_ident(name, span).map(|ident| ident.to_string());
+        assert_eq!(name("name").as_deref(), Some("name"));
+        assert_eq!(name("type").as_deref(), Some("r#type"));
+        assert_eq!(name("self"), None);
+        assert_eq!(name("a b"), None);
+    }
 
     #[test]
     fn detects_option_by_last_segment() {

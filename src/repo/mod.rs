@@ -9,7 +9,9 @@ use std::marker::PhantomData;
 
 use tokio_postgres::types::ToSql;
 
-use crate::entity::{Entity, FromRow, Insertable, Lookup, Upsertable};
+use crate::entity::{
+    insert_columns, update_columns, Entity, FromRow, Insertable, Lookup, Upsertable,
+};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::listing::{Listing, SortKey};
@@ -191,10 +193,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
                 statement: "update",
             });
         };
-        let mut params: Vec<&(dyn ToSql + Sync)> = E::columns()
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| !c.generated && !c.primary_key)
+        let mut params: Vec<&(dyn ToSql + Sync)> = update_columns::<E>()
             .map(|(i, _)| entity.param(i))
             .collect();
         params.push(entity.id());
@@ -348,10 +347,7 @@ pub(crate) fn lookup_statements<E: Entity, K>(lookup: Lookup<E, K>) -> &'static 
 
 /// One array per inserted column, each borrowing that column's value from every row.
 fn column_arrays<N: Insertable>(rows: &[N]) -> Vec<ParamArray<'_>> {
-    N::Entity::columns()
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !c.generated)
+    insert_columns::<N::Entity>()
         .map(|(i, _)| ParamArray::new(rows.iter().map(|r| r.param(i)).collect()))
         .collect()
 }
@@ -361,10 +357,7 @@ fn array_params<'a>(arrays: &'a [ParamArray<'a>]) -> Vec<&'a (dyn ToSql + Sync)>
 }
 
 fn insert_params<N: Insertable>(new: &N) -> Vec<&(dyn ToSql + Sync)> {
-    N::Entity::columns()
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !c.generated)
+    insert_columns::<N::Entity>()
         .map(|(i, _)| new.param(i))
         .collect()
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio_postgres::types::Type;
 
-use crate::entity::{ColumnDef, Entity};
+use crate::entity::{conflict_column, insert_columns, update_columns, ColumnDef, Entity};
 
 pub(crate) mod param_array;
 pub(crate) mod raw;
@@ -242,7 +242,7 @@ impl EntityStatements {
             Shape::Rows,
         );
 
-        let insertable: Vec<&ColumnDef> = columns.iter().filter(|c| !c.generated).collect();
+        let insertable: Vec<&ColumnDef> = insert_columns::<E>().map(|(_, c)| c).collect();
         // `INSERT INTO t (cols) <source>`: one row from VALUES, or many from UNNEST of arrays.
         let insert_from = |many: bool, returning: &str, label| {
             let (sql, types) = if insertable.is_empty() && !many {
@@ -275,10 +275,7 @@ impl EntityStatements {
         let insert_many = insert_from(true, &returning, "insert_many");
         let insert_many_count = insert_from(true, "", "insert_many_count");
 
-        let updatable: Vec<&ColumnDef> = columns
-            .iter()
-            .filter(|c| !c.generated && !c.primary_key)
-            .collect();
+        let updatable: Vec<&ColumnDef> = update_columns::<E>().map(|(_, c)| c).collect();
         let update = (!updatable.is_empty()).then(|| {
             let mut sets = String::new();
             for (i, c) in updatable.iter().enumerate() {
@@ -302,10 +299,7 @@ impl EntityStatements {
             )
         });
 
-        let conflict = columns
-            .iter()
-            .find(|c| c.unique)
-            .or_else(|| (!pk.generated).then_some(pk));
+        let conflict = conflict_column::<E>().and_then(|index| columns.get(index));
         let upsert = conflict.filter(|_| !insertable.is_empty()).map(|target| {
             let mut sets = String::new();
             for c in insertable.iter().filter(|c| c.name != target.name) {

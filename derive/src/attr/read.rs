@@ -68,20 +68,37 @@ where
     }
 }
 
-/// Reports an unknown key, listing the valid ones (and where a key of another level goes), and
-/// skips its value so the keys after it are still read.
+/// A key of `#[pgrepo(...)]`, as [`resolve_key`] read it.
+pub(super) struct Key {
+    /// The valid key it is, or was meant to be.
+    pub(super) name: Symbol,
+    /// Whether it was misspelt (reported already): its value is then read as the key it was
+    /// meant to be, with errors muted ([`Ctxt::muted`]), so what the derive generates still
+    /// has it and one typo gives one error.
+    pub(super) misspelt: bool,
+}
+
+/// Which of `valid` the key of `meta` is.
 ///
-/// Gives the valid key the unknown one is a typo of, if any.
-pub(super) fn unknown_key(
+/// An unknown key is reported, listing the valid ones (and saying where a key of another level
+/// goes). When it is a plausible misspelling of a valid key, that key is given with `misspelt`
+/// set; otherwise its value is skipped, so the keys after it are still read, and `None` is given.
+pub(super) fn resolve_key(
     cx: &Ctxt,
     meta: &ParseNestedMeta<'_>,
     level: &str,
     valid: &[Symbol],
     elsewhere: &[(&[Symbol], &str)],
-) -> syn::Result<Option<&'static str>> {
+) -> syn::Result<Option<Key>> {
+    if let Some(&name) = valid.iter().find(|key| meta.path == **key) {
+        return Ok(Some(Key {
+            name,
+            misspelt: false,
+        }));
+    }
     let key = meta.path.to_token_stream().to_string().replace(' ', "");
     let mut message = format!("unknown pgrepo {level} attribute `{key}`");
-    let mut suggestion = None;
+    let mut meant = None;
     if let Some((_, other_level)) = elsewhere
         .iter()
         .find(|(keys, _)| keys.iter().any(|k| meta.path == *k))
@@ -92,7 +109,7 @@ pub(super) fn unknown_key(
         ));
     } else if let Some(close) = did_you_mean(&key, valid.iter().map(|s| s.0)) {
         message.push_str(&format!("; did you mean `{close}`?"));
-        suggestion = Some(close);
+        meant = valid.iter().copied().find(|symbol| symbol.0 == close);
     }
     cx.error_with_help(
         &meta.path,
@@ -102,7 +119,13 @@ pub(super) fn unknown_key(
             quoted_list(valid.iter().map(|s| s.0))
         ),
     );
-    skip_value(meta).map(|()| suggestion)
+    match meant {
+        Some(name) => Ok(Some(Key {
+            name,
+            misspelt: true,
+        })),
+        None => skip_value(meta).map(|()| None),
+    }
 }
 
 /// `a struct`, `an enum`.

@@ -1,34 +1,65 @@
 //! The associated constants of `#[derive(Entity)]`: typed lookups, `belongs_to` relations and
 //! listing sort keys, plus the compile-time check that a foreign key has its parent's key type.
 
-use proc_macro2::{Literal, TokenStream};
+use std::collections::HashSet;
+
+use proc_macro2::{Literal, Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::Ident;
 
 use super::entity::sort_columns;
 use crate::ast::Entity;
+use crate::ctxt::Ctxt;
 use crate::names::{const_ident, tokens_to_source};
+
+/// The constants of one entity, each generated once: `check.rs` reports two constants of one
+/// name, and the fallback expansion keeps the first.
+struct Consts<'c> {
+    cx: &'c Ctxt,
+    names: HashSet<String>,
+    items: Vec<TokenStream>,
+}
+
+impl Consts<'_> {
+    /// Adds the constant `name` (upper-cased) built by `item`, unless one is named so already.
+    fn push(&mut self, name: &str, span: Span, item: impl FnOnce(Ident) -> TokenStream) {
+        match const_ident(name, span) {
+            Ok(ident) => {
+                if self.names.insert(ident.to_string()) {
+                    self.items.push(item(ident));
+                }
+            }
+            Err(error) => self.cx.syn_error(error),
+        }
+    }
+}
 
 /// `impl User { pub const EMAIL: ...; pub const TEAM: ...; pub const BY_NAME: ...; }`, or
 /// nothing when there is no constant to generate.
-pub(super) fn inherent_consts(entity: &Entity<'_>) -> syn::Result<TokenStream> {
+pub(super) fn inherent_consts(cx: &Ctxt, entity: &Entity<'_>) -> TokenStream {
     let ident = entity.ident;
     let vis = entity.vis;
     let table = qualified_table(entity);
-    let mut consts = Vec::new();
+    let mut consts = Consts {
+        cx,
+        names: HashSet::new(),
+        items: Vec::new(),
+    };
 
     for (index, field) in entity.fields.iter().enumerate() {
         if !field.is_lookup() {
             continue;
         }
-        let name = const_ident(field.lookup_const_name(), field.ident.span())?;
         let ty = field.ty;
         let column = Literal::usize_unsuffixed(index);
         let doc = format!(" Typed lookup by `{table}.{}`.", field.column);
         let key = quote_spanned!(ty.span()=> <#ty as ::pgrepo::SqlType>::NonNull);
-        consts.push(quote! {
-            #[doc = #doc]
-            #vis const #name: ::pgrepo::Lookup<#ident, #key> = ::pgrepo::Lookup::__new(#column);
+        consts.push(field.lookup_const_name(), field.ident.span(), |name| {
+            quote! {
+                #[doc = #doc]
+                #vis const #name: ::pgrepo::Lookup<#ident, #key> = ::pgrepo::Lookup::__new(#column);
+            }
         });
     }
 
@@ -42,7 +73,6 @@ pub(super) fn inherent_consts(entity: &Entity<'_>) -> syn::Result<TokenStream> {
             Some(lit) => lit.span(),
             None => field.ident.span(),
         };
-        let name = const_ident(&relation, span)?;
         let field_ident = field.ident;
         let column = Literal::usize_unsuffixed(index);
         // Spanned at the parent's path: with the foreign-key type check, a key of the wrong
@@ -58,17 +88,18 @@ pub(super) fn inherent_consts(entity: &Entity<'_>) -> syn::Result<TokenStream> {
             field.column,
             tokens_to_source(parent)
         );
-        consts.push(quote! {
-            #[doc = #doc]
-            #vis const #name: ::pgrepo::BelongsTo<#ident, #parent> =
-                #key_of;
+        consts.push(&relation, span, |name| {
+            quote! {
+                #[doc = #doc]
+                #vis const #name: ::pgrepo::BelongsTo<#ident, #parent> =
+                    #key_of;
+            }
         });
     }
 
     let primary_key = entity.primary_key();
     for listing in &entity.listings {
         let listing_name = listing.name.value();
-        let name = const_ident(&listing_name, listing.name.span())?;
         let described: Vec<String> = listing
             .columns
             .iter()
@@ -87,21 +118,24 @@ pub(super) fn inherent_consts(entity: &Entity<'_>) -> syn::Result<TokenStream> {
             described.join(", ")
         );
         let columns = sort_columns(&listing.columns);
-        consts.push(quote! {
-            #[doc = #doc]
-            #vis const #name: ::pgrepo::SortKey<#ident> = ::pgrepo::SortKey::__new(#listing_name, #columns);
+        consts.push(&listing_name, listing.name.span(), |name| {
+            quote! {
+                #[doc = #doc]
+                #vis const #name: ::pgrepo::SortKey<#ident> = ::pgrepo::SortKey::__new(#listing_name, #columns);
+            }
         });
     }
 
+    let consts = consts.items;
     if consts.is_empty() {
-        return Ok(TokenStream::new());
+        return TokenStream::new();
     }
-    Ok(quote! {
+    quote! {
         #[automatically_derived]
         impl #ident {
             #(#consts)*
         }
-    })
+    }
 }
 
 /// For every `belongs_to`: the foreign key's type (without `Option`) must be the parent's

@@ -1,8 +1,8 @@
 //! `#[derive(Entity)]`: the `Entity` and `FromRow` impls, and the assembly of every generated
 //! part. The SQL itself is built by the runtime from `Entity::columns()`, so this stays small.
 
-use proc_macro2::{Literal, Span, TokenStream};
-use quote::{quote, quote_spanned};
+use proc_macro2::{Literal, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::DeriveInput;
 
@@ -13,33 +13,39 @@ use crate::ctxt::Ctxt;
 use crate::names::tokens_to_source;
 use crate::sort_key::{Direction, SortColumn};
 
-/// Everything `#[derive(Entity)]` generates for `input`, or every mistake in it.
-pub(super) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+/// Everything `#[derive(Entity)]` generates for `input`, preceded by every mistake in it.
+///
+/// With mistakes, the expansion is the fallback: generated from what could be read, so the
+/// insert struct, the impls and the constants that the rest of the crate uses still exist and
+/// only the mistakes are reported, not every use of a generated item. Nothing is generated for
+/// an input that is not a struct with named fields, or is generic: no impl could fit it.
+pub(super) fn expand(input: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
-    let entity = Entity::from_ast(&cx, input);
-    if let Some(entity) = &entity {
-        check::check_entity(&cx, entity);
-    }
-    cx.check()?;
-    let entity = entity.ok_or_else(|| {
-        // Unreachable: `from_ast` reports why it gives `None`. Kept as an error, not a panic.
-        syn::Error::new(
-            Span::call_site(),
-            "`#[derive(Entity)]` could not read this item",
-        )
-    })?;
-    let primary_key = PrimaryKey::of(&entity)?;
+    let expansion = Entity::from_ast(&cx, input).map(|entity| {
+        check::check_entity(&cx, &entity);
+        if input.generics.params.is_empty() {
+            generate(&cx, &entity)
+        } else {
+            TokenStream::new()
+        }
+    });
+    cx.finish(expansion.unwrap_or_default())
+}
 
-    let new_struct = insert::new_struct(&entity);
-    let entity_impl = entity_impl(&entity, &primary_key)?;
-    let from_row_impl = from_row_impl(&entity);
-    let insertable_impl = insert::insertable_impl(&entity);
-    let upsertable_impl = insert::upsertable_impl(&entity, primary_key.index);
-    let inherent_consts = consts::inherent_consts(&entity)?;
-    let foreign_key_checks = consts::foreign_key_checks(&entity);
-    let (fields_module, field_types) = super::insertable::entity_fields_module(&entity);
+/// The items of an entity: right for an input `check.rs` found no mistake in, and compilable
+/// for any other (the fallback).
+fn generate(cx: &Ctxt, entity: &Entity<'_>) -> TokenStream {
+    let primary_key = PrimaryKey::of(entity);
+    let new_struct = insert::new_struct(entity);
+    let entity_impl = entity_impl(entity, primary_key.as_ref());
+    let from_row_impl = from_row_impl(entity);
+    let insertable_impl = insert::insertable_impl(entity);
+    let upsertable_impl = insert::upsertable_impl(entity);
+    let inherent_consts = consts::inherent_consts(cx, entity);
+    let foreign_key_checks = consts::foreign_key_checks(entity);
+    let (fields_module, field_types) = super::insertable::entity_fields_module(entity);
 
-    Ok(quote! {
+    quote! {
         #new_struct
         const _: () = {
             #entity_impl
@@ -51,7 +57,7 @@ pub(super) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             #field_types
         };
         #fields_module
-    })
+    }
 }
 
 /// The primary key field and its index.
@@ -61,43 +67,54 @@ pub(super) struct PrimaryKey<'f, 'a> {
 }
 
 impl<'f, 'a> PrimaryKey<'f, 'a> {
-    fn of(entity: &'f Entity<'a>) -> syn::Result<Self> {
-        let index = entity.primary_key();
-        match index.and_then(|index| entity.fields.get(index).map(|field| (index, field))) {
-            Some((index, field)) => Ok(Self { index, field }),
-            // Unreachable after `check_entity`, which reports a missing `id`.
-            None => Err(syn::Error::new_spanned(
-                entity.ident,
-                "`#[derive(Entity)]` needs a `#[pgrepo(id)]` field",
-            )),
-        }
+    /// The first `id` field; `None` only for an input with a mistake (`check.rs` reports it).
+    fn of(entity: &'f Entity<'a>) -> Option<Self> {
+        let index = entity.primary_key()?;
+        let field = entity.fields.get(index)?;
+        Some(Self { index, field })
     }
 }
 
 /// `impl ::pgrepo::Entity for User`.
-fn entity_impl(entity: &Entity<'_>, primary_key: &PrimaryKey<'_, '_>) -> syn::Result<TokenStream> {
+///
+/// In the fallback, a missing table is `""`, and without a usable primary key (none, or an
+/// `Option`) the key's methods are `unreachable!()`: they can never run, as the crate does not
+/// compile.
+fn entity_impl(entity: &Entity<'_>, primary_key: Option<&PrimaryKey<'_, '_>>) -> TokenStream {
     let ident = entity.ident;
     let new_struct = entity.new_struct();
-    let id_ty = primary_key.field.ty;
-    let id_ident = primary_key.field.ident;
-    let pk_index = Literal::usize_unsuffixed(primary_key.index);
-    let table = entity.attrs.table.as_ref().ok_or_else(|| {
-        // Unreachable: a missing table is reported while reading the attributes.
-        syn::Error::new_spanned(
-            ident,
-            "`#[derive(Entity)]` needs `#[pgrepo(table = \"...\")]`",
-        )
-    })?;
+    let unreachable = quote!(::core::unreachable!());
+    let (id_ty, id_body, pk_body) = match primary_key {
+        Some(pk) if pk.field.option_inner.is_none() => {
+            let id_ident = pk.field.ident;
+            let index = Literal::usize_unsuffixed(pk.index);
+            (
+                pk.field.ty.to_token_stream(),
+                quote!(&self.#id_ident),
+                quote!(#index),
+            )
+        }
+        Some(pk) => {
+            let inner = pk.field.option_inner.map(ToTokens::to_token_stream);
+            (inner.unwrap_or_default(), unreachable.clone(), unreachable)
+        }
+        None => (quote!(i64), unreachable.clone(), unreachable),
+    };
+    let table = match &entity.attrs.table {
+        Some(table) => table.to_token_stream(),
+        None => quote!(""),
+    };
     let schema = match &entity.attrs.schema {
         Some(schema) => quote!(::core::option::Option::Some(#schema)),
         None => quote!(::core::option::Option::None),
     };
     let column_count = Literal::usize_unsuffixed(entity.fields.len());
+    let primary_key_index = primary_key.map(|pk| pk.index);
     let column_defs = entity
         .fields
         .iter()
         .enumerate()
-        .map(|(index, field)| column_def(field, index == primary_key.index));
+        .map(|(index, field)| column_def(field, Some(index) == primary_key_index));
     let default_order = sort_columns(&entity.default_order);
     let listings = entity.listings.iter().map(|listing| {
         let name = listing.name.value();
@@ -110,7 +127,7 @@ fn entity_impl(entity: &Entity<'_>, primary_key: &PrimaryKey<'_, '_>) -> syn::Re
         .enumerate()
         .map(|(index, field)| param_arm(index, field));
 
-    Ok(quote! {
+    quote! {
         #[automatically_derived]
         impl ::pgrepo::Entity for #ident {
             type Id = #id_ty;
@@ -125,7 +142,7 @@ fn entity_impl(entity: &Entity<'_>, primary_key: &PrimaryKey<'_, '_>) -> syn::Re
             }
 
             fn primary_key() -> usize {
-                #pk_index
+                #pk_body
             }
 
             fn default_order() -> &'static [(usize, ::pgrepo::Direction)] {
@@ -138,7 +155,7 @@ fn entity_impl(entity: &Entity<'_>, primary_key: &PrimaryKey<'_, '_>) -> syn::Re
             }
 
             fn id(&self) -> &#id_ty {
-                &self.#id_ident
+                #id_body
             }
 
             fn param(&self, column: usize) -> &(dyn ::pgrepo::__private::ToSql + Sync) {
@@ -154,7 +171,7 @@ fn entity_impl(entity: &Entity<'_>, primary_key: &PrimaryKey<'_, '_>) -> syn::Re
                 __STATEMENTS.get_or_init(::pgrepo::__private::EntityStatements::new::<#ident>)
             }
         }
-    })
+    }
 }
 
 /// `1 => &self.email,`: spanned at the field's type, where a type that is not `ToSql + Sync`

@@ -1,8 +1,8 @@
 //! The insert side of `#[derive(Entity)]`: the `New{Entity}` struct holding every column the
 //! database does not fill, its `Insertable` impl, and `Upsertable` when there is a conflict
-//! target.
+//! target. Which fields an insert writes comes from one place, `Entity::insert_fields`.
 
-use proc_macro2::{Literal, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::entity::param_arm;
@@ -19,20 +19,16 @@ pub(super) fn new_struct(entity: &Entity<'_>) -> TokenStream {
     );
     let derives = &entity.attrs.new_derive;
     let derive = (!derives.is_empty()).then(|| quote!(#[derive(#(#derives),*)]));
-    let fields = entity
-        .fields
-        .iter()
-        .filter(|field| field.attrs.generated.is_none())
-        .map(|field| {
-            let docs = &field.docs;
-            let vis = field.vis;
-            let ident = field.ident;
-            let ty = field.ty;
-            quote! {
-                #(#docs)*
-                #vis #ident: #ty,
-            }
-        });
+    let fields = entity.insert_fields().map(|(_, field)| {
+        let docs = &field.docs;
+        let vis = field.vis;
+        let ident = field.ident;
+        let ty = field.ty;
+        quote! {
+            #(#docs)*
+            #vis #ident: #ty,
+        }
+    });
     quote! {
         #[doc = #doc]
         #derive
@@ -47,10 +43,7 @@ pub(super) fn insertable_impl(entity: &Entity<'_>) -> TokenStream {
     let ident = entity.ident;
     let new_struct = entity.new_struct();
     let arms = entity
-        .fields
-        .iter()
-        .enumerate()
-        .filter(|(_, field)| field.attrs.generated.is_none())
+        .insert_fields()
         .map(|(index, field)| param_arm(index, field));
     quote! {
         #[automatically_derived]
@@ -67,29 +60,16 @@ pub(super) fn insertable_impl(entity: &Entity<'_>) -> TokenStream {
     }
 }
 
-/// `impl ::pgrepo::Upsertable for User` when there is a conflict target: the first `unique`
-/// field, else the primary key when the caller provides it (not `generated`). Nothing otherwise.
-pub(super) fn upsertable_impl(entity: &Entity<'_>, primary_key: usize) -> TokenStream {
-    let unique = entity
-        .fields
-        .iter()
-        .position(|field| field.attrs.unique.is_some());
-    let provided_key = entity
-        .fields
-        .get(primary_key)
-        .filter(|field| field.attrs.generated.is_none())
-        .map(|_| primary_key);
-    let Some(conflict_column) = unique.or(provided_key) else {
+/// `impl ::pgrepo::Upsertable for User {}` when there is a conflict target; nothing otherwise.
+/// The marker only lets `Repo::upsert` compile: the library reads the target itself from the
+/// column metadata.
+pub(super) fn upsertable_impl(entity: &Entity<'_>) -> TokenStream {
+    if !entity.has_conflict_target() {
         return TokenStream::new();
-    };
+    }
     let ident = entity.ident;
-    let conflict_column = Literal::usize_unsuffixed(conflict_column);
     quote! {
         #[automatically_derived]
-        impl ::pgrepo::Upsertable for #ident {
-            fn conflict_column() -> usize {
-                #conflict_column
-            }
-        }
+        impl ::pgrepo::Upsertable for #ident {}
     }
 }

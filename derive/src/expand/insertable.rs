@@ -2,32 +2,26 @@
 //! hidden per-field items `#[derive(Entity)]` gives it to check against.
 //!
 //! The entity's derive emits a hidden module beside the entity, `__pgrepo_fields_User`, with
-//! per field its column index (`const email: usize`) and the names of the fields an insert must
-//! provide (`INSERT_FIELDS`), and per field `impl FieldOf<index> for User { type Ty = … }`. The insertable's derive binds each of its fields at the
-//! entity field of the same name (or `#[pgrepo(field = "...")]`), so at compile time:
-//! - a field the entity does not have is an unknown associated item, at that field;
+//! per field its column index (`const email: usize`) and the indexes of the columns an insert
+//! must fill (`INSERT_COLUMNS`), and per field `impl FieldOf<index> for User { type Ty = … }`.
+//! The insertable's derive resolves each of its fields to the column of the entity field of the
+//! same name (or `#[pgrepo(field = "...")]`) once, in a constant, so at compile time:
+//! - a field the entity does not have is one unknown-value error, at that field;
 //! - a field whose type cannot be inserted into the column is a trait error, at that field;
 //! - a struct that leaves out a column the database does not fill fails a const assertion.
+//!
+//! Attribute mistakes are read and reported by the front end (`ast.rs`, `attr/insertable.rs`,
+//! `check.rs`) like the entity's.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields, LitStr, Path};
+use syn::{DeriveInput, Path};
 
-use crate::ast::Entity;
-
-/// The identifier naming field `name` (raw when `name` is a keyword: `r#type`), if any.
-fn field_ident(name: &str, span: Span) -> Option<syn::Ident> {
-    if let Ok(mut ident) = syn::parse_str::<syn::Ident>(name) {
-        ident.set_span(span);
-        return Some(ident);
-    }
-    // A keyword: only a raw identifier names it (and these few cannot be raw).
-    let word = name.starts_with(|c: char| c.is_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-    (word && !matches!(name, "self" | "Self" | "super" | "crate" | "_"))
-        .then(|| syn::Ident::new_raw(name, span))
-}
+use crate::ast::{Entity, Insertable};
+use crate::check;
+use crate::ctxt::Ctxt;
+use crate::names::field_ident;
 
 /// `__pgrepo_fields_User`: the hidden module beside an entity naming its fields.
 fn fields_module(entity: &syn::Ident) -> syn::Ident {
@@ -48,7 +42,7 @@ fn inner_vis(vis: &syn::Visibility) -> TokenStream {
 }
 
 /// Hidden items naming an entity's fields for `#[derive(Insertable)]`: beside the entity, the
-/// module `__pgrepo_fields_User { const email: usize = 1; …; const INSERT_FIELDS }` (no types,
+/// module `__pgrepo_fields_User { const email: usize = 1; …; const INSERT_COLUMNS }` (no types,
 /// so it works in any scope, a function body included); in the derive's const block, per field,
 /// `impl FieldOf<1> for User { type Ty = String; }` (where the field types resolve).
 pub(super) fn entity_fields_module(entity: &Entity<'_>) -> (TokenStream, TokenStream) {
@@ -58,7 +52,6 @@ pub(super) fn entity_fields_module(entity: &Entity<'_>) -> (TokenStream, TokenSt
     let inner = inner_vis(entity.vis);
     let mut consts = Vec::new();
     let mut impls = Vec::new();
-    let mut insert_fields = Vec::new();
     for (index, field) in entity.fields.iter().enumerate() {
         let name = field.ident;
         let ty = field.ty;
@@ -70,16 +63,16 @@ pub(super) fn entity_fields_module(entity: &Entity<'_>) -> (TokenStream, TokenSt
                 type Ty = #ty;
             }
         });
-        if field.attrs.generated.is_none() {
-            insert_fields.push(name.to_string().trim_start_matches("r#").to_owned());
-        }
     }
+    let insert_columns = entity
+        .insert_fields()
+        .map(|(index, _)| proc_macro2::Literal::usize_unsuffixed(index));
     let module = quote! {
         #[doc(hidden)]
         #[allow(non_snake_case, non_upper_case_globals, dead_code)]
         #vis mod #module {
             #(#consts)*
-            #inner const INSERT_FIELDS: &[&str] = &[#(#insert_fields),*];
+            #inner const INSERT_COLUMNS: &[usize] = &[#(#insert_columns),*];
         }
     };
     (module, quote!(#(#impls)*))
@@ -95,149 +88,76 @@ fn fields_module_path(entity: &Path) -> Path {
     path
 }
 
-/// What `#[pgrepo(...)]` says on the insertable struct and its fields.
-struct Mapping<'a> {
-    field: &'a syn::Ident,
-    ty: &'a syn::Type,
-    /// The entity field it fills.
-    target: String,
-    span: Span,
+/// Everything `#[derive(Insertable)]` generates for `input`, preceded by every mistake in it.
+///
+/// With mistakes, and an entity to name, the expansion is the fallback: the `Insertable` impl
+/// with a `param` that cannot run, so the code inserting this struct still compiles and only
+/// the mistakes are reported.
+pub(crate) fn expand(input: &DeriveInput) -> TokenStream {
+    let cx = Ctxt::new();
+    let Some(insertable) = Insertable::from_ast(&cx, input) else {
+        return cx.finish(TokenStream::new());
+    };
+    check::check_insertable(&cx, &insertable);
+    let expansion = match &insertable.entity {
+        Some(entity) if cx.has_errors() => fallback(&insertable, entity),
+        Some(entity) => generate(&insertable, entity),
+        None => TokenStream::new(),
+    };
+    cx.finish(expansion)
 }
 
-/// The value of the one key `key` of `#[pgrepo(...)]` attributes; duplicates and other keys
-/// are errors (`expected` completes the latter's message).
-fn read_key<T: syn::parse::Parse>(
-    attrs: &[syn::Attribute],
-    key: &str,
-    expected: &str,
-    push: &mut impl FnMut(syn::Error),
-) -> Option<T> {
-    let mut value = None;
-    for attr in attrs.iter().filter(|a| a.path().is_ident("pgrepo")) {
-        let result = attr.parse_nested_meta(|meta| {
-            if !meta.path.is_ident(key) {
-                return Err(meta.error(format!("unknown pgrepo attribute {expected}")));
-            }
-            if value.is_some() {
-                return Err(meta.error(format!("duplicate pgrepo attribute `{key}`")));
-            }
-            value = Some(meta.value()?.parse()?);
-            Ok(())
+/// The impl and its compile-time checks, for an input without mistakes.
+fn generate(insertable: &Insertable<'_>, entity: &Path) -> TokenStream {
+    let ident = insertable.ident;
+    let (impl_generics, ty_generics, where_clause) = insertable.generics.split_for_impl();
+    let fields = fields_module_path(entity);
+    // Each field's column, resolved once: an entity field that does not exist is one error.
+    let columns: Vec<syn::Ident> = (0..insertable.fields.len())
+        .map(|index| format_ident!("__COLUMN_{}", index))
+        .collect();
+    let column_consts = insertable
+        .fields
+        .iter()
+        .zip(&columns)
+        .map(|(field, column)| {
+            // `from_ast` keeps only targets that an identifier names.
+            let name = field_ident(&field.target, field.target_span);
+            quote_spanned! {field.target_span=> const #column: usize = #fields::#name; }
         });
-        if let Err(e) = result {
-            push(e);
-        }
-    }
-    value
-}
-
-/// `#[derive(Insertable)]`.
-pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
-    let mut errors: Option<syn::Error> = None;
-    let mut push = |e: syn::Error| match &mut errors {
-        Some(all) => all.combine(e),
-        None => errors = Some(e),
-    };
-    let entity: Option<Path> = read_key(
-        &input.attrs,
-        "entity",
-        "for `#[derive(Insertable)]`: expected `entity = Type`",
-        &mut push,
-    );
-    let fields = match &input.data {
-        Data::Struct(data) => match &data.fields {
-            Fields::Named(named) => Some(&named.named),
-            _ => None,
-        },
-        _ => None,
-    };
-    let Some(fields) = fields else {
-        push(syn::Error::new(
-            input.ident.span(),
-            "`#[derive(Insertable)]` needs a struct with named fields",
-        ));
-        return Err(errors.expect("just pushed"));
-    };
-    let mut mappings: Vec<Mapping<'_>> = Vec::new();
-    for field in fields {
-        let ident = field.ident.as_ref().expect("named fields");
-        let target: Option<LitStr> = read_key(
-            &field.attrs,
-            "field",
-            "on a field of `#[derive(Insertable)]`: expected `field = \"entity_field\"`",
-            &mut push,
-        );
-        let (name, span) = match &target {
-            Some(lit) => (lit.value(), lit.span()),
-            None => (
-                ident.to_string().trim_start_matches("r#").to_owned(),
-                ident.span(),
-            ),
-        };
-        if field_ident(&name, span).is_none() {
-            push(syn::Error::new(
-                span,
-                format!("`{name}` is not a field name"),
-            ));
-            continue;
-        }
-        if let Some(first) = mappings.iter().find(|m| m.target == name) {
-            push(syn::Error::new(
-                span,
-                format!(
-                    "`{}` and `{ident}` both fill the entity's field `{name}`",
-                    first.field
-                ),
-            ));
-            continue;
-        }
-        mappings.push(Mapping {
-            field: ident,
-            ty: &field.ty,
-            target: name,
-            span,
+    let arms = insertable
+        .fields
+        .iter()
+        .zip(&columns)
+        .map(|(field, column)| {
+            let ident = field.ident;
+            quote_spanned! {field.target_span=> #column => &self.#ident, }
         });
-    }
-    let Some(entity) = entity else {
-        push(syn::Error::new(
-            Span::call_site(),
-            "`#[derive(Insertable)]` needs `#[pgrepo(entity = Type)]`: the entity whose table it inserts into",
-        ));
-        return Err(errors.expect("just pushed"));
-    };
-    if let Some(errors) = errors {
-        return Err(errors);
-    }
-
-    let ident = &input.ident;
-    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
-    let fields = fields_module_path(&entity);
-    let arms = mappings.iter().map(|m| {
-        let name = field_ident(&m.target, m.span).expect("checked above");
-        let field = m.field;
-        quote_spanned! {m.span=> #fields::#name => &self.#field, }
-    });
-    let type_checks = mappings.iter().map(|m| {
-        let name = field_ident(&m.target, m.span).expect("checked above");
-        let field = m.field;
-        let check = quote_spanned! {m.ty.span()=> ::pgrepo::__private::assert_insert_type };
-        quote_spanned! {m.span=>
-            #check(
-                ::core::marker::PhantomData::<
-                    <#entity as ::pgrepo::__private::FieldOf<{ #fields::#name }>>::Ty,
-                >,
-                ::pgrepo::__private::phantom_of(&__value.#field),
-            );
-        }
-    });
-    let given: Vec<&str> = mappings.iter().map(|m| m.target.as_str()).collect();
+    let type_checks = insertable
+        .fields
+        .iter()
+        .zip(&columns)
+        .map(|(field, column)| {
+            let ident = field.ident;
+            let check = quote_spanned! {field.ty.span()=> ::pgrepo::__private::assert_insert_type };
+            quote_spanned! {field.target_span=>
+                #check(
+                    ::core::marker::PhantomData::<
+                        <#entity as ::pgrepo::__private::FieldOf<{ #column }>>::Ty,
+                    >,
+                    ::pgrepo::__private::phantom_of(&__value.#ident),
+                );
+            }
+        });
     let missing = format!(
         "`{ident}` has no field for a column of its entity that the database does not fill: \
          every field of the entity that is not `generated` needs one (same name, or \
          `#[pgrepo(field = \"...\")]`)"
     );
-    Ok(quote! {
+    quote! {
         const _: () = {
+            #(#column_consts)*
+
             #[automatically_derived]
             impl #impl_generics ::pgrepo::Insertable for #ident #ty_generics #where_clause {
                 type Entity = #entity;
@@ -259,27 +179,28 @@ pub(crate) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
 
             ::core::assert!(
-                ::pgrepo::__private::covers(#fields::INSERT_FIELDS, &[#(#given),*]),
+                ::pgrepo::__private::covers(#fields::INSERT_COLUMNS, &[#(#columns),*]),
                 #missing
             );
         };
-    })
+    }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn keywords_become_raw_identifiers() {
-        let span = proc_macro2::Span::call_site();
-        assert_eq!(
-            super::field_ident("name", span).unwrap().to_string(),
-            "name"
-        );
-        assert_eq!(
-            super::field_ident("type", span).unwrap().to_string(),
-            "r#type"
-        );
-        assert!(super::field_ident("self", span).is_none());
-        assert!(super::field_ident("a b", span).is_none());
+/// The impl alone, with a `param` that cannot run (the crate does not compile), for an input
+/// with mistakes.
+fn fallback(insertable: &Insertable<'_>, entity: &Path) -> TokenStream {
+    let ident = insertable.ident;
+    let (impl_generics, ty_generics, where_clause) = insertable.generics.split_for_impl();
+    quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #impl_generics ::pgrepo::Insertable for #ident #ty_generics #where_clause {
+                type Entity = #entity;
+
+                fn param(&self, __column: usize) -> &(dyn ::pgrepo::__private::ToSql + Sync) {
+                    ::core::unreachable!()
+                }
+            }
+        };
     }
 }

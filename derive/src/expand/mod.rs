@@ -1,5 +1,7 @@
-//! Code generation: one file per generated part. Each part gets an input that the front end
-//! (`ast.rs`, `check.rs`) has already found free of mistakes.
+//! Code generation: one file per generated part, from the input the front end (`ast.rs`,
+//! `check.rs`) read. When the front end found mistakes, each derive still generates what it can
+//! (its fallback expansion), after the errors, so that one mistake gives one error rather than
+//! one more at every use of a generated item.
 //!
 //! Generated code follows one shape: impls wrapped in `const _: () = { ... };`, each marked
 //! `#[automatically_derived]`, naming only absolute paths (`::pgrepo::...`, `::core::...`)
@@ -17,23 +19,26 @@ mod text_enum;
 #[cfg(test)]
 mod tests;
 
-/// `#[derive(Entity)]` on `input`: the generated items, or the compile errors found.
+/// `#[derive(Entity)]` on `input`: the generated items, preceded by the compile errors found.
 pub(crate) fn derive_entity_inner(input: TokenStream) -> TokenStream {
-    syn::parse2::<DeriveInput>(input)
-        .and_then(|input| entity::expand(&input))
-        .unwrap_or_else(syn::Error::into_compile_error)
+    match syn::parse2::<DeriveInput>(input) {
+        Ok(input) => entity::expand(&input),
+        Err(error) => error.into_compile_error(),
+    }
 }
 
-/// `#[derive(Insertable)]` on `input`: the generated items, or the compile errors found.
+/// `#[derive(Insertable)]` on `input`: the generated items, preceded by the compile errors found.
 pub(crate) fn derive_insertable_inner(input: TokenStream) -> TokenStream {
-    syn::parse2::<DeriveInput>(input)
-        .and_then(|input| insertable::expand(&input))
-        .unwrap_or_else(syn::Error::into_compile_error)
+    match syn::parse2::<DeriveInput>(input) {
+        Ok(input) => insertable::expand(&input),
+        Err(error) => error.into_compile_error(),
+    }
 }
 
-/// `#[derive(TextEnum)]` on `input`: the generated items, or the compile errors found.
+/// `#[derive(TextEnum)]` on `input`: the generated items, preceded by the compile errors found.
 pub(crate) fn derive_text_enum_inner(input: TokenStream) -> TokenStream {
-    syn::parse2::<DeriveInput>(input)
-        .and_then(|input| text_enum::expand(&input))
-        .unwrap_or_else(syn::Error::into_compile_error)
+    match syn::parse2::<DeriveInput>(input) {
+        Ok(input) => text_enum::expand(&input),
+        Err(error) => error.into_compile_error(),
+    }
 }

@@ -2,37 +2,66 @@
 //! Encoding and type checks live in the runtime (`text_to_sql`, `text_from_sql`,
 //! `text_enum_accepts`); the macro only maps variants to their texts.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::quote;
-use syn::DeriveInput;
+use syn::{DeriveInput, Ident};
 
 use crate::ast::TextEnum;
 use crate::check;
 use crate::ctxt::Ctxt;
 use crate::names::unraw;
 
-/// Everything `#[derive(TextEnum)]` generates for `input`, or every mistake in it.
-pub(super) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
+/// Everything `#[derive(TextEnum)]` generates for `input`, preceded by every mistake in it.
+///
+/// With mistakes, the expansion is the fallback: the same impls with bodies that cannot run, so
+/// entities with a field of this type still compile and only the mistakes are reported.
+pub(super) fn expand(input: &DeriveInput) -> TokenStream {
     let cx = Ctxt::new();
     let text_enum = TextEnum::from_ast(&cx, input);
     if let Some(text_enum) = &text_enum {
         check::check_text_enum(&cx, text_enum);
     }
-    cx.check()?;
-    let text_enum = text_enum.ok_or_else(|| {
-        // Unreachable: `from_ast` reports why it gives `None`. Kept as an error, not a panic.
-        syn::Error::new(
-            Span::call_site(),
-            "`#[derive(TextEnum)]` could not read this item",
-        )
-    })?;
+    let expansion = match text_enum {
+        // No impl fits a generic enum.
+        _ if !input.generics.params.is_empty() => TokenStream::new(),
+        Some(text_enum) if !cx.has_errors() => generate(&text_enum),
+        _ => {
+            let unreachable = quote!(::core::unreachable!());
+            impls(&input.ident, &unreachable, &unreachable)
+        }
+    };
+    cx.finish(expansion)
+}
 
+/// The impls mapping each variant to its text, for an input without mistakes.
+fn generate(text_enum: &TextEnum<'_>) -> TokenStream {
     let ident = text_enum.ident;
     let type_name = unraw(ident);
     let variants: Vec<_> = text_enum.variants.iter().map(|v| v.ident).collect();
     let texts: Vec<&str> = text_enum.variants.iter().map(|v| v.text.as_str()).collect();
+    let to_sql = quote! {
+        let __text: &'static str = match self {
+            #(#ident::#variants => #texts,)*
+        };
+        ::pgrepo::__private::text_to_sql(__text, __ty, __out)
+    };
+    let from_sql = quote! {
+        match ::pgrepo::__private::text_from_sql(__ty, __raw)? {
+            #(#texts => ::core::result::Result::Ok(#ident::#variants),)*
+            __other => ::core::result::Result::Err(::pgrepo::__private::unknown_enum_text(
+                #type_name,
+                __other,
+                &[#(#texts),*],
+            )),
+        }
+    };
+    impls(ident, &to_sql, &from_sql)
+}
 
-    Ok(quote! {
+/// `ToSql`, `FromSql` and `SqlType` for `ident`, with the given bodies of `to_sql` (over
+/// `self`, `__ty`, `__out`) and `from_sql` (over `__ty`, `__raw`).
+fn impls(ident: &Ident, to_sql: &TokenStream, from_sql: &TokenStream) -> TokenStream {
+    quote! {
         const _: () = {
             #[automatically_derived]
             impl ::pgrepo::__private::ToSql for #ident {
@@ -41,10 +70,7 @@ pub(super) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     __ty: &::pgrepo::__private::Type,
                     __out: &mut ::pgrepo::__private::BytesMut,
                 ) -> ::core::result::Result<::pgrepo::__private::IsNull, ::pgrepo::__private::BoxError> {
-                    let __text: &'static str = match self {
-                        #(#ident::#variants => #texts,)*
-                    };
-                    ::pgrepo::__private::text_to_sql(__text, __ty, __out)
+                    #to_sql
                 }
 
                 fn accepts(__ty: &::pgrepo::__private::Type) -> bool {
@@ -60,14 +86,7 @@ pub(super) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                     __ty: &::pgrepo::__private::Type,
                     __raw: &'__a [u8],
                 ) -> ::core::result::Result<Self, ::pgrepo::__private::BoxError> {
-                    match ::pgrepo::__private::text_from_sql(__ty, __raw)? {
-                        #(#texts => ::core::result::Result::Ok(#ident::#variants),)*
-                        __other => ::core::result::Result::Err(::pgrepo::__private::unknown_enum_text(
-                            #type_name,
-                            __other,
-                            &[#(#texts),*],
-                        )),
-                    }
+                    #from_sql
                 }
 
                 fn accepts(__ty: &::pgrepo::__private::Type) -> bool {
@@ -82,5 +101,5 @@ pub(super) fn expand(input: &DeriveInput) -> syn::Result<TokenStream> {
                 type NonNull = Self;
             }
         };
-    })
+    }
 }

@@ -1,6 +1,6 @@
 use pgrepo::TextEnum;
 
-#[derive(TextEnum)]
+#[derive(Debug, TextEnum)]
 struct Status {
     active: bool,
 }

@@ -1,6 +1,6 @@
 use pgrepo::TextEnum;
 
-#[derive(TextEnum)]
+#[derive(Debug, TextEnum)]
 #[pgrepo(rename_all = "snake_case", table = "statuses")]
 enum Status {
     #[pgrepo(rename_all = "lowercase")]

@@ -1,12 +1,12 @@
 use pgrepo::TextEnum;
 
-#[derive(TextEnum)]
+#[derive(Debug, TextEnum)]
 #[pgrepo(rename_all = "snake")]
 enum Status {
     Active,
 }
 
-#[derive(TextEnum)]
+#[derive(Debug, TextEnum)]
 #[pgrepo(rename_all = "Title Case")]
 enum Level {
     Low,

@@ -6,6 +6,8 @@ use proc_macro2::{TokenStream, TokenTree};
 
 mod entity;
 mod errors;
+mod fallback;
+mod insertable;
 mod text_enum;
 
 fn entity(input: TokenStream) -> TokenStream {
@@ -14,6 +16,10 @@ fn entity(input: TokenStream) -> TokenStream {
 
 fn text_enum(input: TokenStream) -> TokenStream {
     super::derive_text_enum_inner(input)
+}
+
+fn insertable(input: TokenStream) -> TokenStream {
+    super::derive_insertable_inner(input)
 }
 
 /// The messages of every `compile_error!` in `tokens`, in order.

@@ -80,8 +80,9 @@ pub struct TagView<'a> {
     pub r#type: &'a str,
 }
 
-fn is_upsertable<E: Upsertable>() -> usize {
-    E::conflict_column()
+/// The column the library's upsert conflicts on, for an entity the derive made `Upsertable`.
+fn is_upsertable<E: Upsertable>() -> Option<usize> {
+    pgrepo::__private::conflict_column::<E>()
 }
 
 fn is_insertable<N: Insertable>() {}
@@ -172,9 +173,9 @@ fn main() {
     assert_eq!(Team::default_order(), &[]);
 
     // Conflict targets: the first unique field, else a provided primary key.
-    assert_eq!(is_upsertable::<User>(), 1);
-    assert_eq!(is_upsertable::<Team>(), 1);
-    assert_eq!(is_upsertable::<Tag>(), 0);
+    assert_eq!(is_upsertable::<User>(), Some(1));
+    assert_eq!(is_upsertable::<Team>(), Some(1));
+    assert_eq!(is_upsertable::<Tag>(), Some(0));
 
     // Typed constants.
     let email: pgrepo::Lookup<User, String> = User::EMAIL;
