@@ -226,11 +226,7 @@ struct Note {
     body: String,
 }
 
-impl Upsertable for Note {
-    fn conflict_column() -> usize {
-        0
-    }
-}
+impl Upsertable for Note {}
 
 #[tokio::test]
 async fn an_entity_without_an_upsert_statement_is_not_upsertable_not_a_missing_row() {

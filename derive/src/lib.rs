@@ -32,7 +32,7 @@ mod sort_key;
 /// - a sort key constant per `listing` (`User::RECENT`).
 ///
 /// ```rust,no_run
-/// use pgrepo::{Db, Entity};
+/// use pgrepo::prelude::*; // Db, Entity, and the Executor methods (repo, query, …)
 ///
 /// #[derive(Debug, Clone, Entity)]
 /// #[pgrepo(table = "users", order_by = "created_at desc")]
@@ -173,7 +173,7 @@ mod sort_key;
 /// entity is not `Upsertable` and `upsert` does not compile.
 ///
 /// ```rust,no_run
-/// # use pgrepo::{Db, Entity};
+/// # use pgrepo::prelude::*;
 /// #[derive(Debug, Entity)]
 /// #[pgrepo(table = "accounts")]
 /// struct Account {
@@ -268,7 +268,7 @@ pub fn derive_entity(input: proc_macro::TokenStream) -> proc_macro::TokenStream 
 /// `&[u8]` for `Vec<u8>`, and their `Option`s. Lifetimes and generics are allowed.
 ///
 /// ```rust,no_run
-/// use pgrepo::{Db, Entity, Insertable};
+/// use pgrepo::prelude::*;
 ///
 /// #[derive(Debug, Entity)]
 /// #[pgrepo(table = "users")]

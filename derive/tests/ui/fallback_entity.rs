@@ -2,7 +2,7 @@
 //! struct, the impls and the constants, so the code using them compiles and only the mistake is
 //! reported. A misspelt key is read as the key it was meant to be (`uniqe` as `unique`, so
 //! `User::EMAIL` and `upsert` exist); an unknown key is ignored.
-use pgrepo::{Db, Entity};
+use pgrepo::{Db, Entity, Executor};
 
 #[derive(Debug, Entity)]
 #[pgrepo(table = "teams", colour = "red")]

@@ -1,6 +1,6 @@
 //! One mistake in an insertable's attributes is one error: the derive still implements
 //! `Insertable`, so the code inserting it compiles.
-use pgrepo::{Db, Entity, Insertable};
+use pgrepo::{Db, Entity, Executor, Insertable};
 
 #[derive(Debug, Entity)]
 #[pgrepo(table = "users")]
