@@ -3,7 +3,7 @@
 //! statements, kept between statements while nobody waits for a connection.
 //!
 //! An autocommit statement takes, in order:
-//! 1. an idle lane connection (no pool round trip at all: a lock, a scan, a counter);
+//! 1. an idle lane connection (no pool call at all: a lock, a scan, a counter);
 //! 2. a free pooled connection, which joins the lane;
 //! 3. with pipelining on, a share of the least busy lane connection;
 //! 4. else it waits for the pool like a transaction.
@@ -12,6 +12,11 @@
 //! statement at step 4): idle ones at once, busy ones when their last statement ends; while
 //! anybody waits, no statement joins a lane connection, so waiters are served in the pool's
 //! order. A lane connection found closed is dropped (the pool then opens a new one).
+//!
+//! The rules are plain data in `lane` (unit-tested there without a server); this module asks
+//! the pool and hands the lane what it got. When the pool has nothing to give (every
+//! connection out, none left to open), step 2 is skipped without a checkout attempt, so a
+//! saturated pool costs a statement a lock and a scan, like an idle lane connection.
 //!
 //! Sharing is safe for autocommit statements: tokio-postgres pipelines concurrent requests on
 //! one connection and ends each with its own `Sync`, so they neither wait for a whole
