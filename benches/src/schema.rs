@@ -10,7 +10,6 @@ use crate::model::{
     POSTS_PER_USER,
 };
 use crate::Result;
-use pgrepo::Executor as _;
 use tokio_postgres::{Client, NoTls};
 
 /// A table that marks a database as this suite's, so a run never drops tables it did not create.

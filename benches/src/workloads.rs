@@ -36,6 +36,10 @@ pub const GET_BY_ID_USERS: usize = 10_000;
 pub const CONCURRENT_TASKS: usize = 64;
 /// Connections in each implementation's pool for `concurrent_get_by_id`.
 pub const POOL_CONNECTIONS: usize = 8;
+/// Connections in each implementation's pool for `saturated_get_by_id`: fewer than the tasks
+/// (16 gets per connection), where pipelining on a busy connection competes with waiting for a
+/// free one.
+pub const SATURATED_POOL_CONNECTIONS: usize = 4;
 
 /// A workload of the suite (a criterion group).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,19 +56,22 @@ pub enum Workload {
     GetById,
     /// 64 concurrent gets over 8 connections (throughput).
     ConcurrentGetById,
+    /// 64 concurrent gets over 4 connections (throughput).
+    SaturatedGetById,
     /// `SELECT 1` on the floor's connection: the physical limit.
     RoundTrip,
 }
 
 impl Workload {
     /// Every workload, in the order the suite runs and reports them.
-    pub const ALL: [Workload; 7] = [
+    pub const ALL: [Workload; 8] = [
         Workload::TrivialQuery,
         Workload::MediumComplexQuery,
         Workload::Insert,
         Workload::LoadingAssociations,
         Workload::GetById,
         Workload::ConcurrentGetById,
+        Workload::SaturatedGetById,
         Workload::RoundTrip,
     ];
 
@@ -77,6 +84,7 @@ impl Workload {
             Workload::LoadingAssociations => "loading_associations",
             Workload::GetById => "get_by_id",
             Workload::ConcurrentGetById => "concurrent_get_by_id",
+            Workload::SaturatedGetById => "saturated_get_by_id",
             Workload::RoundTrip => "round_trip",
         }
     }
@@ -102,7 +110,16 @@ impl Workload {
 
     /// Elements per iteration for throughput workloads.
     pub fn elements(self) -> Option<u64> {
-        (self == Workload::ConcurrentGetById).then_some(CONCURRENT_TASKS as u64)
+        self.pool_connections().map(|_| CONCURRENT_TASKS as u64)
+    }
+
+    /// For the concurrent workloads, the connections in each implementation's pool.
+    pub fn pool_connections(self) -> Option<usize> {
+        match self {
+            Workload::ConcurrentGetById => Some(POOL_CONNECTIONS),
+            Workload::SaturatedGetById => Some(SATURATED_POOL_CONNECTIONS),
+            _ => None,
+        }
     }
 
     /// What the tables hold while it runs (`diesel_bench`'s data rules; its medium complex query
@@ -119,19 +136,20 @@ impl Workload {
             },
             Workload::Insert => Dataset::Empty,
             Workload::LoadingAssociations => Dataset::Associations,
-            Workload::GetById | Workload::ConcurrentGetById | Workload::RoundTrip => {
-                Dataset::Users {
-                    count: GET_BY_ID_USERS,
-                    colors: HairColors::Alternating,
-                }
-            }
+            Workload::GetById
+            | Workload::ConcurrentGetById
+            | Workload::SaturatedGetById
+            | Workload::RoundTrip => Dataset::Users {
+                count: GET_BY_ID_USERS,
+                colors: HairColors::Alternating,
+            },
         }
     }
 }
 
 /// Ids `1..=count` followed by `1..=window`, so any `window` consecutive ids starting below
 /// `count` are one slice.
-pub(crate) fn id_cycle(count: usize, window: usize) -> Vec<i32> {
+pub fn id_cycle(count: usize, window: usize) -> Vec<i32> {
     (1..=count as i32).chain(1..=window as i32).collect()
 }
 
@@ -421,7 +439,8 @@ impl ImplementationVisitor for Measure<'_, '_, '_> {
                     });
                 });
             }
-            Workload::ConcurrentGetById => {
+            Workload::ConcurrentGetById | Workload::SaturatedGetById => {
+                let connections = workload.pool_connections().expect("a concurrent workload");
                 let ids = id_cycle(GET_BY_ID_USERS, CONCURRENT_TASKS);
                 let mut offset = 0;
                 let mut pool: Option<I::Pool> = None;
@@ -430,7 +449,7 @@ impl ImplementationVisitor for Measure<'_, '_, '_> {
                         suite.prepare::<I, _>(
                             workload,
                             size,
-                            async |url| I::connect_pool(url, POOL_CONNECTIONS).await,
+                            async |url| I::connect_pool(url, connections).await,
                             async |pool| {
                                 let batch = &ids[..CONCURRENT_TASKS];
                                 let users = I::concurrent_get_by_id(pool, batch).await?;
@@ -480,7 +499,9 @@ fn prepare_single<I: Implementation>(suite: &Suite, workload: Workload, size: us
                 let loaded = imp.trivial_query().await?;
                 model::verify_users(&loaded, size, HairColors::Fixed("hair_color"))
             }
-            Workload::ConcurrentGetById | Workload::RoundTrip => Ok(()),
+            Workload::ConcurrentGetById | Workload::SaturatedGetById | Workload::RoundTrip => {
+                Ok(())
+            }
         },
     )
 }

@@ -386,14 +386,6 @@ pub(crate) async fn with_statement<A: Attempt>(
     envelope: &mut Envelope<'_>,
     attempt: A,
 ) -> Result<A::Output> {
-    let span = tracing::debug_span!(
-        "pgrepo.statement",
-        statement = statement.label,
-        table = statement.table,
-        rows = tracing::field::Empty,
-        duration_us = tracing::field::Empty,
-    );
-    let started = (!span.is_disabled()).then(Instant::now);
     let classify = |failure| match failure {
         Failure::Driver(e) => Error::from_driver(e, statement.table, statement.label),
         Failure::Decode(e) => e,
@@ -422,6 +414,20 @@ pub(crate) async fn with_statement<A: Attempt>(
             other => other.map_err(classify),
         }
     };
+    // No subscriber takes debug spans: no span at all. Even a disabled one costs a value set
+    // per statement, and with tracing's `log` feature (which other crates in an application
+    // often turn on) recording and dropping it consult `log` too.
+    if !tracing::level_enabled!(tracing::Level::DEBUG) {
+        return run.await;
+    }
+    let span = tracing::debug_span!(
+        "pgrepo.statement",
+        statement = statement.label,
+        table = statement.table,
+        rows = tracing::field::Empty,
+        duration_us = tracing::field::Empty,
+    );
+    let started = (!span.is_disabled()).then(Instant::now);
     // Entering and leaving a span nobody listens to still costs on every poll.
     let result = if span.is_disabled() {
         run.await

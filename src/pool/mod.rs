@@ -3,7 +3,7 @@
 //! statements, kept between statements while nobody waits for a connection.
 //!
 //! An autocommit statement takes, in order:
-//! 1. an idle lane connection (no pool round trip at all: a lock, a scan, a counter);
+//! 1. an idle lane connection (no pool call at all: a lock, a scan, a counter);
 //! 2. a free pooled connection, which joins the lane;
 //! 3. with pipelining on, a share of the least busy lane connection;
 //! 4. else it waits for the pool like a transaction.
@@ -12,6 +12,11 @@
 //! statement at step 4): idle ones at once, busy ones when their last statement ends; while
 //! anybody waits, no statement joins a lane connection, so waiters are served in the pool's
 //! order. A lane connection found closed is dropped (the pool then opens a new one).
+//!
+//! The rules are plain data in `lane` (unit-tested there without a server); this module asks
+//! the pool and hands the lane what it got. When the pool has nothing to give (every
+//! connection out, none left to open), step 2 is skipped without a checkout attempt, so a
+//! saturated pool costs a statement a lock and a scan, like an idle lane connection.
 //!
 //! Sharing is safe for autocommit statements: tokio-postgres pipelines concurrent requests on
 //! one connection and ends each with its own `Sync`, so they neither wait for a whole
@@ -22,7 +27,7 @@
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{ClientWrapper, Object, Pool, PoolError, TimeoutType};
@@ -32,10 +37,13 @@ use crate::exec::Conn;
 use crate::sql::Statement;
 
 mod exclusive;
+mod lane;
 mod pool_error;
 
 pub(crate) use exclusive::Exclusive;
 pub(crate) use pool_error::pool_error;
+
+use lane::{lock, Lane, Member, Placed};
 
 /// Statements with a larger id are left to the driver's cache (ids are handed out once per
 /// built statement; this bounds each connection's slots if an application builds them in a
@@ -45,27 +53,31 @@ const MAX_SLOTS: usize = 1 << 14;
 /// The pool, and the connections currently serving autocommit statements.
 pub(crate) struct Connections {
     pool: Pool,
-    pipelining: bool,
-    lane: Mutex<Lane>,
-}
-
-#[derive(Default)]
-struct Lane {
-    entries: Vec<Entry>,
-    /// Callers waiting for the pool.
-    waiting: usize,
-}
-
-struct Entry {
-    conn: Arc<LaneConn>,
-    /// Statements running on it now.
-    users: usize,
+    lane: Mutex<Lane<LaneConn>>,
 }
 
 /// A pooled connection serving autocommit statements, with its own statement cache.
 pub(crate) struct LaneConn {
     object: Object,
     prepared: Mutex<Vec<Option<tokio_postgres::Statement>>>,
+}
+
+/// A lane connection serving one autocommit statement (its share ends when dropped).
+pub(crate) type AutoConn<'c> = lane::Share<'c, LaneConn>;
+
+impl LaneConn {
+    fn new(object: Object) -> Self {
+        LaneConn {
+            object,
+            prepared: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl Member for LaneConn {
+    fn is_closed(&self) -> bool {
+        self.object.is_closed()
+    }
 }
 
 impl fmt::Debug for Connections {
@@ -77,44 +89,9 @@ impl fmt::Debug for Connections {
             .field("size", &status.size)
             .field("available", &status.available)
             .field("waiting", &status.waiting)
-            .field("autocommit_connections", &lane.entries.len())
-            .field("pipelining", &self.pipelining)
+            .field("autocommit_connections", &lane.connections())
+            .field("pipelining", &lane.pipelining())
             .finish()
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every critical section leaves the data consistent at each step: a panic cannot leave it
-    // half-updated.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Lane {
-    /// Joins the lane connection `pick` chooses among the open ones; drops closed ones.
-    fn join(&mut self, pick: impl Fn(&[Entry]) -> Option<usize>) -> Option<Arc<LaneConn>> {
-        self.entries
-            .retain(|e| e.users > 0 || !e.conn.object.is_closed());
-        let i = pick(&self.entries)?;
-        let entry = &mut self.entries[i];
-        entry.users += 1;
-        Some(entry.conn.clone())
-    }
-
-    /// Removes one idle connection, to hand back to the pool.
-    fn take_idle(&mut self) -> Option<Entry> {
-        let i = self.entries.iter().position(|e| e.users == 0)?;
-        Some(self.entries.swap_remove(i))
-    }
-}
-
-/// Counts a caller waiting for the pool while it waits (also when its future is dropped).
-struct Waiting<'l>(&'l Mutex<Lane>);
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        lock(self.0).waiting -= 1;
     }
 }
 
@@ -142,10 +119,7 @@ impl Connections {
     pub(crate) fn status(&self) -> PoolStatus {
         let (autocommit, autocommit_statements) = {
             let lane = lock(&self.lane);
-            (
-                lane.entries.len(),
-                lane.entries.iter().map(|e| e.users).sum(),
-            )
+            (lane.connections(), lane.statements())
         };
         let status = self.pool.status();
         PoolStatus {
@@ -162,8 +136,7 @@ impl Connections {
     pub(crate) fn new(pool: Pool, pipelining: bool) -> Self {
         Connections {
             pool,
-            pipelining,
-            lane: Mutex::new(Lane::default()),
+            lane: Mutex::new(Lane::new(pipelining)),
         }
     }
 
@@ -182,6 +155,14 @@ impl Connections {
         }
     }
 
+    /// Waits for the pool up to its wait timeout.
+    async fn wait(&self, started: Instant) -> Result<Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| pool_error(&self.pool, e, started))
+    }
+
     /// A connection of its own (transactions), waiting up to the pool's wait timeout. While it
     /// waits, lane connections go back to the pool as they become idle.
     pub(crate) async fn exclusive(&self) -> Result<Object> {
@@ -189,80 +170,37 @@ impl Connections {
         if let Some(object) = self.free().await? {
             return Ok(object);
         }
-        let released = {
-            let mut lane = lock(&self.lane);
-            lane.waiting += 1;
-            lane.take_idle()
-        };
-        let _waiting = Waiting(&self.lane);
-        drop(released); // back to the pool, outside the lock
-        self.pool
-            .get()
-            .await
-            .map_err(|e| pool_error(&self.pool, e, started))
+        let _waiting = Lane::wait(&self.lane);
+        self.wait(started).await
     }
 
-    /// A connection for one autocommit statement.
+    /// Whether the pool has no connection to give now: none idle in it and none left to open
+    /// (a closed pool is asked, to report itself). A lock and a few reads, where probing it
+    /// costs a checkout attempt.
+    fn pool_is_drained(&self) -> bool {
+        let status = self.pool.status();
+        status.available == 0 && status.size >= status.max_size && !self.pool.is_closed()
+    }
+
+    /// A connection for one autocommit statement (the rules: `lane`).
     pub(crate) async fn autocommit(&self) -> Result<AutoConn<'_>> {
-        // 1. An idle lane connection.
-        if let Some(conn) = self.join(|entries| entries.iter().position(|e| e.users == 0)) {
-            return Ok(AutoConn { conn, lane: self });
+        if let Some(share) = Lane::join(&self.lane, || self.pool_is_drained()) {
+            return Ok(share);
         }
         // Boxed: the pool's futures are large, and every statement's future would carry them.
         Box::pin(self.autocommit_from_pool()).await
     }
 
     async fn autocommit_from_pool(&self) -> Result<AutoConn<'_>> {
-        // 2. A free pooled connection.
-        if let Some(object) = self.free().await? {
-            return Ok(self.enlist(object));
-        }
-        // 3. A share of the least busy lane connection.
-        if self.pipelining {
-            let least_busy =
-                |entries: &[Entry]| (0..entries.len()).min_by_key(|&i| entries[i].users);
-            if let Some(conn) = self.join(least_busy) {
-                return Ok(AutoConn { conn, lane: self });
+        let started = Instant::now();
+        let free = self.free().await?.map(LaneConn::new);
+        match Lane::after_probe(&self.lane, free) {
+            Placed::Run(share) => Ok(share),
+            Placed::Wait(waiter) => {
+                let object = self.wait(started).await?;
+                Ok(waiter.served(LaneConn::new(object)))
             }
         }
-        // 4. Wait for one.
-        let object = self.exclusive().await?;
-        Ok(self.enlist(object))
-    }
-
-    /// Joins a lane connection unless somebody waits for the pool.
-    fn join(&self, pick: impl Fn(&[Entry]) -> Option<usize>) -> Option<Arc<LaneConn>> {
-        let mut lane = lock(&self.lane);
-        if lane.waiting > 0 {
-            return None;
-        }
-        lane.join(pick)
-    }
-
-    fn enlist(&self, object: Object) -> AutoConn<'_> {
-        let conn = Arc::new(LaneConn {
-            object,
-            prepared: Mutex::new(Vec::new()),
-        });
-        lock(&self.lane).entries.push(Entry {
-            conn: conn.clone(),
-            users: 1,
-        });
-        AutoConn { conn, lane: self }
-    }
-}
-
-/// A lane connection serving one autocommit statement.
-pub(crate) struct AutoConn<'c> {
-    conn: Arc<LaneConn>,
-    lane: &'c Connections,
-}
-
-impl Deref for AutoConn<'_> {
-    type Target = LaneConn;
-
-    fn deref(&self) -> &LaneConn {
-        &self.conn
     }
 }
 
@@ -271,27 +209,6 @@ impl Deref for LaneConn {
 
     fn deref(&self) -> &ClientWrapper {
         &self.object
-    }
-}
-
-impl Drop for AutoConn<'_> {
-    fn drop(&mut self) {
-        let released = {
-            let mut lane = lock(&self.lane.lane);
-            let waiting = lane.waiting > 0;
-            let found = lane
-                .entries
-                .iter()
-                .position(|e| Arc::ptr_eq(&e.conn, &self.conn));
-            found.and_then(|i| {
-                let entry = &mut lane.entries[i];
-                entry.users -= 1;
-                let release = entry.users == 0 && (waiting || entry.conn.object.is_closed());
-                release.then(|| lane.entries.swap_remove(i))
-            })
-        };
-        // Back to the pool (when this was the last reference), outside the lock.
-        drop(released);
     }
 }
 

@@ -19,7 +19,7 @@ use pgrepo_benches::impls::tokio_postgres_impl::TokioPostgres;
 use pgrepo_benches::impls::{for_each_implementation, Implementation, ImplementationVisitor};
 use pgrepo_benches::model::{self, HairColors, NewUser};
 use pgrepo_benches::schema::Seeder;
-use pgrepo_benches::workloads::{Fixture, Workload, GET_BY_ID_USERS};
+use pgrepo_benches::workloads::{id_cycle, Fixture, Workload, CONCURRENT_TASKS, GET_BY_ID_USERS};
 use pgrepo_benches::Result;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -64,7 +64,8 @@ fn options() -> Result<Options> {
     Ok(options)
 }
 
-/// The (workload, size) pairs this command compares: every single-connection one.
+/// The (workload, size) pairs this command compares: every single-connection one, then the
+/// concurrent ones (an iteration is a batch of 64 gets over the implementation's pool).
 fn cases() -> Vec<(Workload, usize)> {
     let mut cases = Vec::new();
     for workload in [
@@ -73,6 +74,8 @@ fn cases() -> Vec<(Workload, usize)> {
         Workload::MediumComplexQuery,
         Workload::Insert,
         Workload::LoadingAssociations,
+        Workload::ConcurrentGetById,
+        Workload::SaturatedGetById,
     ] {
         for &size in workload.sizes() {
             cases.push((workload, size));
@@ -99,6 +102,44 @@ impl<'r> ImplementationVisitor for Collect<'r> {
         if !self.implementations.is_empty() && !floor && !wanted(I::NAME) {
             return;
         }
+        let mut block = if let Some(connections) = self.workload.pool_connections() {
+            self.pool_block::<I>(connections)
+        } else {
+            self.single_block::<I>()
+        };
+        block(2); // prepares lazily prepared statements, warms caches
+        self.blocks.push((I::NAME, block));
+    }
+}
+
+impl<'r> Collect<'r> {
+    /// A block of a concurrent workload: each iteration gets the next 64 ids over `connections`.
+    fn pool_block<I: Implementation>(&self, connections: usize) -> Block<'r> {
+        let (runtime, workload) = (self.runtime, self.workload);
+        let what = format!("{} {} {connections} connections", I::NAME, workload.name());
+        let pool: I::Pool = runtime
+            .block_on(I::connect_pool(self.url, connections))
+            .unwrap_or_else(|error| panic!("{what}: connect: {error}"));
+        let ids = id_cycle(GET_BY_ID_USERS, CONCURRENT_TASKS);
+        let mut from = 0;
+        Box::new(move |iters: u64| -> Duration {
+            runtime.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let batch = &ids[from..from + CONCURRENT_TASKS];
+                    from = (from + CONCURRENT_TASKS) % GET_BY_ID_USERS;
+                    match I::concurrent_get_by_id(&pool, batch).await {
+                        Ok(users) => drop(black_box(users)),
+                        Err(error) => panic!("{what}: {error}"),
+                    }
+                }
+                start.elapsed()
+            })
+        })
+    }
+
+    /// A block of a single-connection workload.
+    fn single_block<I: Implementation>(&self) -> Block<'r> {
         let (runtime, seeder, workload, size) =
             (self.runtime, self.seeder, self.workload, self.size);
         let what = format!("{} {} {size}", I::NAME, workload.name());
@@ -107,7 +148,7 @@ impl<'r> ImplementationVisitor for Collect<'r> {
             .unwrap_or_else(|error| panic!("{what}: connect: {error}"));
         let users: Vec<NewUser> = model::new_users(size, HairColors::Fixed("hair_color"));
         let mut next_id = 0u64;
-        let mut block = move |iters: u64| -> Duration {
+        Box::new(move |iters: u64| -> Duration {
             runtime.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
@@ -129,7 +170,7 @@ impl<'r> ImplementationVisitor for Collect<'r> {
                         Workload::LoadingAssociations => {
                             imp.loading_associations().await.map(|t| drop(black_box(t)))
                         }
-                        _ => unreachable!("not a single-connection workload"),
+                        _ => unreachable!("a concurrent workload runs in pool_block"),
                     };
                     if let Err(error) = done {
                         panic!("{what}: {error}");
@@ -141,9 +182,7 @@ impl<'r> ImplementationVisitor for Collect<'r> {
                 }
                 elapsed
             })
-        };
-        block(2); // prepares lazily prepared statements, warms caches
-        self.blocks.push((I::NAME, Box::new(block)));
+        })
     }
 }
 

@@ -3,9 +3,10 @@
 //! Written as `diesel_bench` writes it: `load::<User>`, `left_outer_join`, `belonging_to` +
 //! `grouped_by`, and batch inserts from fixed-size arrays so Diesel's statement cache keeps the
 //! prepared insert. Diesel blocks, so its `async fn`s never yield; the suite's `block_on` just
-//! runs them to completion. For `concurrent_get_by_id` it has 8 worker threads, each owning one
-//! connection (Diesel's sync model: one thread per connection in use), fed from a shared queue
-//! of ids, so 64 gets run over 8 connections like the async implementations' 64 tasks.
+//! runs them to completion. For the concurrent workloads it has one worker thread per pool
+//! connection (8 or 4), each owning its connection (Diesel's sync model: one thread per
+//! connection in use), fed from a shared queue of ids, so 64 gets run over the pool's
+//! connections like the async implementations' 64 tasks.
 
 use super::diesel_schema::{self, as_array, users, Comment, Post, User};
 use super::Implementation;

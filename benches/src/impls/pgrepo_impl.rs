@@ -2,7 +2,7 @@
 //! relations for the associations, `query_as` for the hand-written join.
 //!
 //! The single-connection workloads run on a pool of one connection (so every statement is
-//! prepared once on it, like the floor's); the concurrent workload on a pool of 8.
+//! prepared once on it, like the floor's); the concurrent workloads on a pool of 8 or 4.
 
 use super::Implementation;
 use crate::model::{NewUser, UserTree};

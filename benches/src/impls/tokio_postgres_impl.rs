@@ -3,7 +3,7 @@
 //! Every statement is prepared once, in `connect`/`connect_pool`, never in a timed loop; rows
 //! are decoded by position straight from the row stream (no intermediate `Vec<Row>`). The
 //! associations use `= ANY($1)` with one array parameter, so one prepared statement serves any
-//! number of parents. Concurrent gets spread over 8 clients round-robin, and tokio-postgres
+//! number of parents. Concurrent gets spread over the pool's clients (8 or 4) round-robin, and tokio-postgres
 //! pipelines the requests that share a client. This type also serves `round_trip` (`SELECT 1`),
 //! the physical limit every single-row workload is compared with.
 
@@ -70,7 +70,7 @@ pub struct TokioPostgres {
     inserts: HashMap<usize, Statement>,
 }
 
-/// The floor's "pool": 8 clients, each with `user_by_id` prepared.
+/// The floor's "pool": one client per connection, each with `user_by_id` prepared.
 #[derive(Debug)]
 pub struct Clients(Vec<(Client, Statement)>);
 
