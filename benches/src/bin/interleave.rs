@@ -8,6 +8,9 @@
 //! each implementation's median time per iteration and its *paired* ratio to `tokio_postgres`:
 //! the median over rounds of (block time / the floor's block time in the same round).
 //!
+//! The concurrent workloads are compared the same way, an iteration being one batch of 64 gets
+//! over the implementation's pool (8 or 4 connections).
+//!
 //! ```sh
 //! CARGO_TARGET_DIR=/work/target-bench cargo run -p pgrepo-benches --release --bin interleave
 //! # options: --rounds N (default 40), --block-ms MS (default 25), workload names to filter
