@@ -4,24 +4,11 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{entity, error_messages};
+use super::{assert_one_error_in, entity, error_messages};
 
 /// Expands `input` and asserts it gives exactly one error, containing every part of `expected`.
 fn assert_one_error(input: TokenStream, expected: &[&str]) {
-    let messages = error_messages(&entity(input));
-    assert_eq!(messages.len(), 1, "expected one error, got {messages:#?}");
-    for part in expected {
-        assert!(
-            messages[0].contains(part),
-            "{:?} does not contain {part:?}",
-            messages[0]
-        );
-    }
-    assert!(
-        messages[0].contains("\nhelp: "),
-        "no help line: {:?}",
-        messages[0]
-    );
+    assert_one_error_in(&entity(input), expected);
 }
 
 #[test]

@@ -4,25 +4,12 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{error_messages, insertable};
+use super::{assert_one_error_in, error_messages, insertable};
 
 /// Expands `input` and asserts it gives exactly one error, containing every part of `expected`
 /// and a `help:` line.
 fn assert_one_error(input: TokenStream, expected: &[&str]) {
-    let messages = error_messages(&insertable(input));
-    assert_eq!(messages.len(), 1, "expected one error, got {messages:#?}");
-    for part in expected {
-        assert!(
-            messages[0].contains(part),
-            "{:?} does not contain {part:?}",
-            messages[0]
-        );
-    }
-    assert!(
-        messages[0].contains("\nhelp: "),
-        "no help line: {:?}",
-        messages[0]
-    );
+    assert_one_error_in(&insertable(input), expected);
 }
 
 #[test]

@@ -96,3 +96,22 @@ fn without_trailing_commas(tokens: TokenStream) -> TokenStream {
     }
     trees.into_iter().collect()
 }
+
+/// Asserts that `expanded` carries exactly one error, containing every part of `expected`
+/// and a `help:` line.
+fn assert_one_error_in(expanded: &TokenStream, expected: &[&str]) {
+    let messages = error_messages(expanded);
+    assert_eq!(messages.len(), 1, "expected one error, got {messages:#?}");
+    for part in expected {
+        assert!(
+            messages[0].contains(part),
+            "{:?} does not contain {part:?}",
+            messages[0]
+        );
+    }
+    assert!(
+        messages[0].contains("\nhelp: "),
+        "no help line: {:?}",
+        messages[0]
+    );
+}
