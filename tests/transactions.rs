@@ -31,11 +31,21 @@ async fn concurrent_first_statements_of_a_transaction_all_run_inside_it() {
 
 #[tokio::test]
 async fn a_transaction_commits_its_statements_and_a_dropped_one_commits_nothing() {
-    let t = fresh("tx_commit").await;
+    // One connection: the check after the drop waits for it to come back, rolled back.
+    let t = fresh_with("tx_commit", |b| b.max_size(1)).await;
     let tx = t.db.begin().await.unwrap();
     tx.repo::<User>().insert(&new_user(1)).await.unwrap();
-    // Not visible outside before the commit.
-    assert_eq!(t.db.repo::<User>().count().await.unwrap(), 0);
+    // Not visible outside before the commit (the pool's one connection is the transaction's).
+    let outside = t.database.connect().await.unwrap();
+    let count = "SELECT count(*) FROM users";
+    assert_eq!(
+        outside
+            .query_one(count, &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        0
+    );
     tx.commit().await.unwrap();
     assert_eq!(t.db.repo::<User>().count().await.unwrap(), 1);
 
