@@ -253,6 +253,24 @@ pub enum Error {
     )]
     TransactionAborted,
 
+    /// A listing sorts by a column the table lets be NULL (the struct's field is not an
+    /// `Option`): keyset pages never return rows whose sort value is NULL, so paging would end
+    /// before them silently. Refused before the first page; `verify` reports it too.
+    #[non_exhaustive]
+    #[error(
+        "listing `{listing}` of `{table}` sorts by `{column}`, which the table lets be NULL: \
+         keyset pages would silently skip its NULL rows; make the column NOT NULL \
+         (`ALTER TABLE … ALTER COLUMN … SET NOT NULL`) or sort by another column"
+    )]
+    NullableSortColumn {
+        /// The table.
+        table: &'static str,
+        /// The listing's sort key name (`default` for the entity's `order_by`).
+        listing: &'static str,
+        /// The nullable sort column.
+        column: &'static str,
+    },
+
     /// Any other error the server or driver reported while running a statement.
     #[non_exhaustive]
     #[error("`{statement}` on `{table}` failed: {}", describe(.source))]

@@ -90,7 +90,10 @@ pub use entity::{ColumnDef, Direction, Entity, FromRow, Insertable, Lookup, Upse
 pub use error::{Error, Result};
 pub use exec::{Executor, Params, Settings, StatementMode};
 pub use listing::cursor::Cursor;
-pub use listing::{IndexAdvice, Listing, Page, SortKey, DEFAULT_MAX_PAGE_SIZE};
+pub use listing::{
+    IndexAdvice, Listing, Page, SortKey, DEFAULT_MAX_EXPORT_BATCH, DEFAULT_MAX_PAGE_SIZE,
+    PAGE_SIZE_CEILING,
+};
 pub use loader::{Loader, LoaderConfig, LookupLoader};
 pub use pool::PoolStatus;
 pub use repo::relation::BelongsTo;

@@ -9,6 +9,7 @@ mod chrono_types;
 mod core;
 mod errors;
 mod insertable;
+mod keyset_depth;
 mod listing_names;
 mod loaders;
 mod pagination;

@@ -306,10 +306,14 @@ async fn the_advised_index_serves_deep_pages_and_verify_warns_without_it() {
             plan.contains("Index Scan") || plan.contains("Index Only Scan"),
             "{plan}"
         );
-        assert!(
-            !plan.contains("Seq Scan") && !plan.contains("Sort"),
-            "{plan}"
-        );
+        assert!(!plan.contains("Seq Scan"), "{plan}");
+        // A key of one direction is one index range in order; a mixed one merges a page from
+        // each run's range, sorting at most a page per run (`keyset_depth` counts buffers).
+        if sort.columns().windows(2).all(|w| w[0].1 == w[1].1) {
+            assert!(!plan.contains("Sort"), "{plan}");
+        } else {
+            assert!(plan.contains("Merge Append"), "{plan}");
+        }
     }
 }
 

@@ -1,8 +1,10 @@
 //! Keyset pagination against OFFSET on a 1,000,000-row table, and a whole-table export
 //! (`cargo bench -p pgrepo-benches --bench keyset`).
 //!
-//! Groups: `keyset_page` (function `keyset` or `offset`, parameter = depth in rows: a page of 50
-//! at depth 0 and at depth 500,000), `keyset_export_batch` (one batch of 10,000 at the start
+//! Groups: `keyset_page` (function `keyset`, `mixed_keyset` or `offset`, parameter = depth in
+//! rows: a page of 50 at depth 0 and at depth 500,000; `mixed_keyset` sorts by
+//! `kind, created_at desc`, directions that differ, with every row in one `kind`, so the deep
+//! page sits 500,000 rows inside its group), `keyset_export_batch` (one batch of 10,000 at the start
 //! and at the end of the table: flat cost per batch) and `keyset_export` (the whole table
 //! streamed in batches of 10,000). Needs a PostgreSQL: `DATABASE_URL` or the test kit.
 
@@ -11,7 +13,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput};
 use futures_util::TryStreamExt as _;
-use pgrepo::{Cursor, Db, Entity, Listing};
+use pgrepo::{Cursor, Db, Entity, Listing, SortKey};
 
 const ROWS: i64 = 1_000_000;
 const PAGE: usize = 50;
@@ -20,6 +22,7 @@ const BATCH: usize = 10_000;
 
 #[derive(Debug, Clone, Entity)]
 #[pgrepo(table = "keyset_events", order_by = "created_at desc")]
+#[pgrepo(listing(name = "by_kind", order_by = "kind, created_at desc"))]
 struct Event {
     #[pgrepo(id, generated)]
     id: i64,
@@ -68,8 +71,12 @@ fn main() {
         )
         .await
         .expect("seed");
-        let advice = db.repo::<Event>().list().index_advice();
-        db.batch_execute(&advice.sql).await.expect("index");
+        let events = db.repo::<Event>();
+        for sort in [SortKey::default_for(), Event::BY_KIND] {
+            db.batch_execute(&events.list_by(sort).index_advice().sql)
+                .await
+                .expect("index");
+        }
         db.batch_execute("VACUUM ANALYZE keyset_events")
             .await
             .expect("analyze");
@@ -80,6 +87,8 @@ fn main() {
     let listing = repo.list().max_page_size(BATCH);
     let deep = runtime.block_on(cursor_at(&listing, DEEP));
     let near_end = runtime.block_on(cursor_at(&listing, ROWS as usize - BATCH));
+    let mixed = repo.list_by(Event::BY_KIND).max_page_size(BATCH);
+    let mixed_deep = runtime.block_on(cursor_at(&mixed, DEEP));
 
     let mut group = criterion.benchmark_group("keyset_page");
     group.bench_function(BenchmarkId::new("keyset", 0), |b| {
@@ -87,6 +96,16 @@ fn main() {
     });
     group.bench_function(BenchmarkId::new("keyset", DEEP), |b| {
         b.iter(|| runtime.block_on(listing.after(&deep, PAGE)).expect("page"))
+    });
+    group.bench_function(BenchmarkId::new("mixed_keyset", 0), |b| {
+        b.iter(|| runtime.block_on(mixed.first(PAGE)).expect("page"))
+    });
+    group.bench_function(BenchmarkId::new("mixed_keyset", DEEP), |b| {
+        b.iter(|| {
+            runtime
+                .block_on(mixed.after(&mixed_deep, PAGE))
+                .expect("page")
+        })
     });
     for depth in [0i64, DEEP as i64] {
         group.bench_function(BenchmarkId::new("offset", depth), |b| {

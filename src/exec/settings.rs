@@ -5,7 +5,8 @@
 //! `Db`) clones its parent's settings, which costs a reference count per shared value. Tenancy,
 //! read consistency and timeouts add fields here, not methods to [`Executor`](super::Executor).
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 /// How a statement reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -27,6 +28,29 @@ pub enum StatementMode {
 pub struct Settings {
     pub(crate) cursor_secret: Option<Arc<[u8]>>,
     pub(crate) statement_mode: StatementMode,
+    pub(crate) checked_listings: CheckedListings,
+}
+
+/// The listings whose table a scope has checked (their sort columns are `NOT NULL`), by the
+/// address of their statements, which live for the whole program. Shared by a `Db` and every
+/// scope begun from it.
+#[derive(Clone, Default)]
+pub(crate) struct CheckedListings(Arc<Mutex<HashSet<usize>>>);
+
+impl CheckedListings {
+    pub(crate) fn contains(&self, listing: usize) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&listing)
+    }
+
+    pub(crate) fn insert(&self, listing: usize) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(listing);
+    }
 }
 
 impl Settings {

@@ -18,6 +18,7 @@ use crate::sql::{Shape, Statement};
 use cursor::{Cursor, RawValue};
 
 pub(crate) mod cursor;
+mod keyset;
 mod sql;
 
 pub use sql::IndexAdvice;
@@ -121,6 +122,14 @@ pub struct Page<E> {
 /// Default upper bound of a page's size.
 pub const DEFAULT_MAX_PAGE_SIZE: usize = 500;
 
+/// Default upper bound of an export batch's size.
+pub const DEFAULT_MAX_EXPORT_BATCH: usize = 10_000;
+
+/// The largest page or batch size any listing accepts, whatever [`Listing::max_page_size`] or
+/// [`Listing::max_export_batch`] say: the server takes the limit (one row more than the page,
+/// to see whether rows follow) as a `bigint`.
+pub const PAGE_SIZE_CEILING: usize = (i64::MAX - 1) as usize;
+
 /// One equality filter of a listing.
 struct Filter {
     column: usize,
@@ -141,6 +150,7 @@ pub struct Listing<'x, E, X> {
     statements: &'static ListingStatements,
     fingerprint: [u8; 8],
     max_page_size: usize,
+    max_export_batch: usize,
     secret: Option<Arc<[u8]>>,
 }
 
@@ -157,6 +167,7 @@ impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
                     .collect::<Vec<_>>(),
             )
             .field("max_page_size", &self.max_page_size)
+            .field("max_export_batch", &self.max_export_batch)
             .finish()
     }
 }
@@ -171,6 +182,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             statements,
             fingerprint: statements.fingerprint,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
+            max_export_batch: DEFAULT_MAX_EXPORT_BATCH,
             secret: exec.settings().cursor_secret().cloned(),
         }
     }
@@ -207,9 +219,17 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     }
 
     /// The largest page served; larger requests are cut to it (default
-    /// [`DEFAULT_MAX_PAGE_SIZE`]).
+    /// [`DEFAULT_MAX_PAGE_SIZE`], at most [`PAGE_SIZE_CEILING`], at least 1).
     pub fn max_page_size(mut self, max: usize) -> Self {
-        self.max_page_size = max.max(1);
+        self.max_page_size = max.clamp(1, PAGE_SIZE_CEILING);
+        self
+    }
+
+    /// The largest batch [`Listing::export`] and [`Listing::export_batches`] fetch at once;
+    /// larger batch sizes are cut to it (default [`DEFAULT_MAX_EXPORT_BATCH`], at most
+    /// [`PAGE_SIZE_CEILING`], at least 1). One batch is what an export holds in memory.
+    pub fn max_export_batch(mut self, max: usize) -> Self {
+        self.max_export_batch = max.clamp(1, PAGE_SIZE_CEILING);
         self
     }
 
@@ -257,6 +277,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         }
     }
 
+    /// A page size in `1..=max_page_size` (itself at most [`PAGE_SIZE_CEILING`]).
     fn clamp(&self, n: usize) -> usize {
         n.clamp(1, self.max_page_size)
     }
@@ -275,14 +296,16 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         params
     }
 
-    /// Fetches `limit + 1` rows, so `has_next` needs no count.
+    /// Fetches `limit + 1` rows, so `has_next` needs no count. `limit` is at most
+    /// [`PAGE_SIZE_CEILING`].
     async fn fetch(
         &self,
         statement: &Statement,
         values: &[RawValue],
         limit: usize,
     ) -> Result<Vec<E>> {
-        let limit = limit as i64 + 1;
+        self.check_schema().await?;
+        let limit = i64::try_from(limit.min(PAGE_SIZE_CEILING)).unwrap_or(i64::MAX - 1) + 1;
         self.exec
             .query_map(
                 statement,
@@ -290,6 +313,21 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
                 &crate::repo::decode::<E>,
             )
             .await
+    }
+
+    /// Refuses a listing whose sort columns the table lets be NULL (checked once per listing
+    /// and `Db`): a keyset page never returns rows whose sort value is NULL, so a walk would
+    /// end before them without a word.
+    async fn check_schema(&self) -> Result<()> {
+        let checked = &self.exec.settings().checked_listings;
+        let key = std::ptr::from_ref(self.statements) as usize;
+        if checked.contains(key) {
+            return Ok(());
+        }
+        sql::check_sort_columns_not_null::<E, X>(self.exec, self.sort, &self.statements().order)
+            .await?;
+        checked.insert(key);
+        Ok(())
     }
 
     fn cursor_of(&self, row: &E) -> Result<Cursor> {
@@ -354,18 +392,19 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         })
     }
 
-    /// The first `n` rows.
+    /// The first `n` rows (`n` clamped to `1..=max_page_size`).
     ///
     /// # Errors
     /// Driver and pool errors; [`Error::Decode`]; [`Error::Encode`] when a row's sort value
-    /// cannot be encoded into its cursor.
+    /// cannot be encoded into its cursor; [`Error::NullableSortColumn`] when the table lets a
+    /// sort column be NULL.
     pub async fn first(&self, n: usize) -> Result<Page<E>> {
         let n = self.clamp(n);
         let items = self.fetch(&self.statements().first, &[], n).await?;
         self.page(items, n, true, false)
     }
 
-    /// The last `n` rows, in listing order.
+    /// The last `n` rows (`n` clamped to `1..=max_page_size`), in listing order.
     ///
     /// # Errors
     /// As [`Listing::first`].
@@ -375,7 +414,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         self.page(items, n, false, false)
     }
 
-    /// The `n` rows after `cursor`.
+    /// The `n` rows after `cursor` (`n` clamped to `1..=max_page_size`).
     ///
     /// # Errors
     /// [`Error::InvalidCursor`] for a malformed, tampered or foreign cursor; otherwise as
@@ -387,7 +426,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         self.page(items, n, true, true)
     }
 
-    /// The `n` rows before `cursor`, in listing order.
+    /// The `n` rows before `cursor` (`n` clamped to `1..=max_page_size`), in listing order.
     ///
     /// # Errors
     /// As [`Listing::after`].
@@ -404,16 +443,31 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     /// # Errors
     /// [`Error::InvalidCursor`]; driver and pool errors.
     pub async fn explain_after(&self, cursor: &Cursor, n: usize) -> Result<String> {
+        self.explain("EXPLAIN", cursor, n).await
+    }
+
+    /// The page after `cursor` run under `EXPLAIN (ANALYZE, BUFFERS)`: the plan with the rows
+    /// and buffers each node read. A deep page should read what the first one reads, and no
+    /// node should remove rows by a filter.
+    ///
+    /// # Errors
+    /// As [`Listing::explain_after`].
+    pub async fn explain_analyze_after(&self, cursor: &Cursor, n: usize) -> Result<String> {
+        self.explain("EXPLAIN (ANALYZE, BUFFERS)", cursor, n).await
+    }
+
+    async fn explain(&self, explain: &str, cursor: &Cursor, n: usize) -> Result<String> {
         let values = self.decode(cursor)?;
+        self.check_schema().await?;
         let after = &self.statements().after;
         let explain = Statement::ad_hoc(
-            format!("EXPLAIN {}", after.sql),
+            format!("{explain} {}", after.sql),
             after.types.clone(),
             E::TABLE,
             "explain",
             Shape::Rows,
         );
-        let limit = self.clamp(n) as i64;
+        let limit = i64::try_from(self.clamp(n)).unwrap_or(i64::MAX);
         let rows = self
             .exec
             .run(&explain, &self.params(&values, &limit))
@@ -425,10 +479,11 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             .join("\n"))
     }
 
-    /// Every row of the listing as a stream of batches of `batch_size`, each fetched by a
-    /// keyset page: memory is bounded by one batch and each batch costs the same.
+    /// Every row of the listing as a stream of batches of `batch_size` (clamped to
+    /// `1..=max_export_batch`), each fetched by a keyset page: memory is bounded by one batch
+    /// and each batch costs the same.
     pub fn export_batches(&self, batch_size: usize) -> impl Stream<Item = Result<Vec<E>>> + '_ {
-        let batch_size = batch_size.max(1);
+        let batch_size = batch_size.clamp(1, self.max_export_batch);
         stream::try_unfold(Some(Vec::<RawValue>::new()), move |state| async move {
             let Some(values) = state else { return Ok(None) };
             let statement = if values.is_empty() {
@@ -451,7 +506,8 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         })
     }
 
-    /// Every row of the listing as a stream, fetched in keyset batches of `batch_size`.
+    /// Every row of the listing as a stream, fetched in keyset batches of `batch_size`
+    /// (clamped to `1..=max_export_batch`).
     pub fn export(&self, batch_size: usize) -> impl Stream<Item = Result<E>> + '_ {
         self.export_batches(batch_size)
             .map_ok(|batch| stream::iter(batch.into_iter().map(Ok)))

@@ -8,6 +8,7 @@ use std::sync::{Mutex, OnceLock};
 use tokio_postgres::types::Type;
 
 use super::cursor;
+use super::keyset;
 use super::SortKey;
 use crate::entity::{Direction, Entity};
 use crate::error::Result;
@@ -66,44 +67,6 @@ fn ident(name: &str) -> String {
     out
 }
 
-/// `c1 > $a OR (c1 = $a AND (c2 < $b OR (c2 = $b AND pk > $c)))`, led by `c1 >= $a` so the
-/// index range starts at the cursor; a plain row comparison when all directions agree.
-fn keyset_predicate(columns: &[(String, Direction)], first_param: usize) -> String {
-    let all_same = columns.windows(2).all(|w| w[0].1 == w[1].1);
-    let op = |d: Direction, strict: bool| match (d, strict) {
-        (Direction::Asc, true) => ">",
-        (Direction::Asc, false) => ">=",
-        (Direction::Desc, true) => "<",
-        (Direction::Desc, false) => "<=",
-    };
-    if all_same {
-        let names: Vec<&str> = columns.iter().map(|(n, _)| n.as_str()).collect();
-        let params: Vec<String> = (0..columns.len())
-            .map(|i| format!("${}", first_param + i))
-            .collect();
-        return format!(
-            "({}) {} ({})",
-            names.join(", "),
-            op(columns[0].1, true),
-            params.join(", ")
-        );
-    }
-    let mut expr = String::new();
-    for (i, (name, direction)) in columns.iter().enumerate().rev() {
-        let p = first_param + i;
-        expr = if expr.is_empty() {
-            format!("{name} {} ${p}", op(*direction, true))
-        } else {
-            format!(
-                "{name} {} ${p} OR ({name} = ${p} AND ({expr}))",
-                op(*direction, true)
-            )
-        };
-    }
-    let (lead, d) = &columns[0];
-    format!("{lead} {} ${first_param} AND ({expr})", op(*d, false))
-}
-
 fn build_listing<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> ListingStatements {
     let all = E::columns();
     let order = sort.total_order();
@@ -115,47 +78,34 @@ fn build_listing<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> ListingState
         .collect();
     let reversed: Vec<(String, Direction)> =
         named.iter().map(|(n, d)| (n.clone(), flip(*d))).collect();
-    let order_by = |cols: &[(String, Direction)]| {
-        cols.iter()
-            .map(|(n, d)| format!("{n} {}", if *d == Direction::Asc { "ASC" } else { "DESC" }))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let base_types: Vec<Type> = filters.iter().map(|f| all[*f].pg_type.clone()).collect();
-    let where_filter = filters
+    let filter_conditions: Vec<String> = filters
         .iter()
         .enumerate()
         .map(|(i, f)| format!("{} = ${}", ident(all[*f].name), i + 1))
-        .collect::<Vec<_>>()
-        .join(" AND ");
+        .collect();
     let sort_types: Vec<Type> = order.iter().map(|(c, _)| all[*c].pg_type.clone()).collect();
     let build = |cols: &[(String, Direction)], with_cursor: bool, label: &'static str| {
         let mut types = base_types.clone();
-        let mut conditions: Vec<String> = Vec::new();
-        if !where_filter.is_empty() {
-            conditions.push(where_filter.clone());
-        }
-        if with_cursor {
-            conditions.push(format!("({})", keyset_predicate(cols, types.len() + 1)));
+        let sql = if with_cursor {
+            let first_param = types.len() + 1;
             types.extend(sort_types.iter().cloned());
-        }
-        types.push(Type::INT8);
-        let where_clause = if conditions.is_empty() {
-            String::new()
+            types.push(Type::INT8);
+            keyset::after_query(&select, &filter_conditions, cols, first_param, types.len())
         } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
-        Statement::new(
+            types.push(Type::INT8);
+            let where_clause = if filter_conditions.is_empty() {
+                String::new()
+            } else {
+                format!(" WHERE {}", filter_conditions.join(" AND "))
+            };
             format!(
                 "{select}{where_clause} ORDER BY {} LIMIT ${}",
-                order_by(cols),
+                keyset::order_by(cols),
                 types.len()
-            ),
-            types,
-            E::TABLE,
-            label,
-            Shape::Rows,
-        )
+            )
+        };
+        Statement::new(sql, types, E::TABLE, label, Shape::Rows)
     };
     let mut description = format!("{}|{}|", E::TABLE, sort.name);
     for (c, d) in &order {
@@ -244,6 +194,42 @@ pub(crate) fn index_advice<E: Entity>() -> Vec<IndexAdvice> {
     }
     advice.dedup();
     advice
+}
+
+const NULLABLE_SQL: &str = "\
+SELECT a.attname::text FROM pg_attribute a
+WHERE a.attrelid = to_regclass($1::text) AND a.attname = ANY($2::text[]) AND NOT a.attnotnull
+ORDER BY a.attnum";
+
+/// Refuses a listing whose table lets one of its sort columns (`order`) be NULL.
+pub(super) async fn check_sort_columns_not_null<E: Entity, X: crate::Executor>(
+    exec: &X,
+    sort: SortKey<E>,
+    order: &[(usize, Direction)],
+) -> Result<()> {
+    let names: Vec<&str> = order.iter().map(|(c, _)| E::columns()[*c].name).collect();
+    let table = table_ref::<E>();
+    let statement = Statement::ad_hoc(
+        NULLABLE_SQL,
+        vec![Type::TEXT, Type::TEXT_ARRAY],
+        E::TABLE,
+        "check_sort_columns",
+        Shape::Rows,
+    );
+    // `run` returns a boxed future: the listing's own futures stay `Send` for any lifetime.
+    let rows = exec.run(&statement, &[&table, &names]).await?;
+    match rows.first() {
+        None => Ok(()),
+        Some(row) => {
+            let column: String = row.get(0);
+            let column = names.iter().copied().find(|n| *n == column).unwrap_or("?");
+            Err(crate::Error::NullableSortColumn {
+                table: E::TABLE,
+                listing: sort.name(),
+                column,
+            })
+        }
+    }
 }
 
 const INDEXES_SQL: &str = "\
