@@ -7,6 +7,7 @@ use pgrepo::Executor as _;
 use pgrepo::{Cursor, Db, Entity, Error, Listing, SortKey};
 
 use crate::common::fresh;
+use crate::pagination::{walk_backward, walk_forward};
 
 #[derive(Debug, Clone, PartialEq, Entity)]
 #[pgrepo(table = "scores", order_by = "grp, score desc")]
@@ -20,21 +21,15 @@ pub struct Score {
     pub kind: String,
 }
 
+const SCORES: &str = "CREATE TABLE scores (id BIGSERIAL PRIMARY KEY, grp INTEGER NOT NULL, \
+                      score BIGINT NOT NULL, kind TEXT NOT NULL)";
+
 const GROUPS: i64 = 4;
 const PER_GROUP: i64 = 20_000;
 
 /// 4 groups of 20,000 rows, the advised indexes, fresh statistics.
 async fn seed(db: &Db) {
-    db.batch_execute(
-        "CREATE TABLE scores (
-            id BIGSERIAL PRIMARY KEY,
-            grp INTEGER NOT NULL,
-            score BIGINT NOT NULL,
-            kind TEXT NOT NULL
-         )",
-    )
-    .await
-    .unwrap();
+    db.batch_execute(SCORES).await.unwrap();
     db.execute(
         "INSERT INTO scores (grp, score, kind) \
          SELECT i % $1::int, (i * 7919) % 50000, 'k' || (i % 5) \
@@ -116,12 +111,7 @@ async fn a_deep_page_reads_what_a_shallow_one_reads_for_every_sort_key() {
 #[tokio::test]
 async fn mixed_direction_walks_cross_every_group_boundary_both_ways() {
     let t = fresh("keyset_mixed_walk").await;
-    t.db.batch_execute(
-        "CREATE TABLE scores (id BIGSERIAL PRIMARY KEY, grp INTEGER NOT NULL, \
-         score BIGINT NOT NULL, kind TEXT NOT NULL)",
-    )
-    .await
-    .unwrap();
+    t.db.batch_execute(SCORES).await.unwrap();
     t.db.execute(
         "INSERT INTO scores (grp, score, kind) \
          SELECT i % 3, i % 4, 'k' || (i % 2) FROM generate_series(1, 300) i",
@@ -143,32 +133,16 @@ async fn mixed_direction_walks_cross_every_group_boundary_both_ways() {
                 .collect();
         let listing = scores.list_by(sort);
         for n in [1, 7, 50] {
-            let mut seen = Vec::new();
-            let mut page = listing.first(n).await.unwrap();
-            loop {
-                seen.extend(page.items.iter().map(|s| s.id));
-                if !page.has_next {
-                    break;
-                }
-                page = listing
-                    .after(page.end_cursor.as_ref().unwrap(), n)
-                    .await
-                    .unwrap();
-            }
-            assert_eq!(seen, expected, "{sort:?} forward by {n}");
-            let mut seen = Vec::new();
-            let mut page = listing.last(n).await.unwrap();
-            loop {
-                seen.splice(0..0, page.items.iter().map(|s| s.id));
-                if !page.has_previous {
-                    break;
-                }
-                page = listing
-                    .before(page.start_cursor.as_ref().unwrap(), n)
-                    .await
-                    .unwrap();
-            }
-            assert_eq!(seen, expected, "{sort:?} backward by {n}");
+            assert_eq!(
+                walk_forward(&listing, n).await,
+                expected,
+                "{sort:?} forward by {n}"
+            );
+            assert_eq!(
+                walk_backward(&listing, n).await,
+                expected,
+                "{sort:?} backward by {n}"
+            );
         }
     }
 }
@@ -176,12 +150,7 @@ async fn mixed_direction_walks_cross_every_group_boundary_both_ways() {
 #[tokio::test]
 async fn any_page_or_batch_size_gives_the_documented_clamp() {
     let t = fresh("keyset_clamp").await;
-    t.db.batch_execute(
-        "CREATE TABLE scores (id BIGSERIAL PRIMARY KEY, grp INTEGER NOT NULL, \
-         score BIGINT NOT NULL, kind TEXT NOT NULL)",
-    )
-    .await
-    .unwrap();
+    t.db.batch_execute(SCORES).await.unwrap();
     t.db.execute(
         "INSERT INTO scores (grp, score, kind) \
          SELECT i % 4, i, 'k' FROM generate_series(1, 1200) i",

@@ -57,12 +57,16 @@ async fn reference(db: &Db, order_by: &str, filter: Option<i32>) -> Vec<i64> {
     rows.iter().map(|r| r.get(0)).collect()
 }
 
-async fn walk_forward(listing: &pgrepo::Listing<'_, Item, Db>, n: usize) -> Vec<i64> {
+/// Every id of `listing`, walked forward by pages of `n`, checking each page's flags.
+pub async fn walk_forward<E: Entity<Id = i64>>(
+    listing: &pgrepo::Listing<'_, E, Db>,
+    n: usize,
+) -> Vec<i64> {
     let mut seen = Vec::new();
     let mut page = listing.first(n).await.unwrap();
     assert!(!page.has_previous);
     loop {
-        seen.extend(page.items.iter().map(|i| i.id));
+        seen.extend(page.items.iter().map(|i| *i.id()));
         if !page.has_next {
             assert!(page.items.len() <= n);
             break;
@@ -77,12 +81,16 @@ async fn walk_forward(listing: &pgrepo::Listing<'_, Item, Db>, n: usize) -> Vec<
     seen
 }
 
-async fn walk_backward(listing: &pgrepo::Listing<'_, Item, Db>, n: usize) -> Vec<i64> {
+/// Every id of `listing`, walked backward by pages of `n`, in listing order.
+pub async fn walk_backward<E: Entity<Id = i64>>(
+    listing: &pgrepo::Listing<'_, E, Db>,
+    n: usize,
+) -> Vec<i64> {
     let mut pages = Vec::new();
     let mut page = listing.last(n).await.unwrap();
     assert!(!page.has_next);
     loop {
-        pages.push(page.items.iter().map(|i| i.id).collect::<Vec<_>>());
+        pages.push(page.items.iter().map(|i| *i.id()).collect::<Vec<_>>());
         if !page.has_previous {
             break;
         }
@@ -146,7 +154,7 @@ async fn rows_inserted_during_a_walk_never_skip_or_repeat_existing_rows() {
     let mut page = listing.first(20).await.unwrap();
     let mut round = 0i64;
     loop {
-        seen.extend(page.items.iter().map(|i| i.id));
+        seen.extend(page.items.iter().map(|i| *i.id()));
         // Insert rows all over the order: before, at and after the current position.
         t.db.execute(
             "INSERT INTO items (owner, grp, score, label) \
