@@ -185,21 +185,24 @@ pub enum Error {
         reason: String,
     },
 
-    /// The same single-row statement ran too often in one strict scope: an N+1 query.
+    /// The same lookup ran for more different keys than the limit in one strict scope: an
+    /// N+1 query ([`Strict`](crate::Strict)).
     #[non_exhaustive]
     #[error(
-        "N+1 query: `{statement}` on `{table}` ran {count} times in one scope (limit {limit}); \
-         load these rows in one batch with a loader or `get_many`"
+        "N+1 query: `{statement}` on `{table}` ran with {count} different parameters in one \
+         scope (limit {limit}); {fix}"
     )]
     NPlusOne {
         /// The table.
         table: &'static str,
         /// The statement's label.
         statement: &'static str,
-        /// How often it ran.
+        /// How many different parameter sets it ran with in the scope, this one included.
         count: usize,
         /// The configured limit.
         limit: usize,
+        /// How to load these rows in one statement instead.
+        fix: &'static str,
     },
 
     /// A value could not be encoded for its column before a statement ran (its `ToSql`

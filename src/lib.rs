@@ -41,7 +41,7 @@
 //! | statement modes | prepared once per connection, or unnamed (nothing kept on the server) | [`StatementMode`], [`DbBuilder::statement_mode`] |
 //! | keyset pagination | pages after/before signed opaque cursors, same cost at any depth; equality filters; streaming export; index advice | [`Repo::list`], [`Listing`], [`DbBuilder::cursor_secret`] |
 //! | batched loaders | concurrent `load(key)` calls become one `= ANY($1)` statement; relations load one statement per level | [`Loader`], [`LookupLoader`], [`Repo::grouped`] |
-//! | strict mode | the same single-row statement repeated in one scope is an N+1 error or warning | [`Strict`] |
+//! | strict mode | a lookup by one key (`get`, `find_by` on a foreign key, …) run for more different keys than a limit in one scope is an N+1 error or warning; optionally any read | [`Strict`] |
 //! | schema verification | every mismatch between structs and tables at once | [`Db::verify`] |
 //! | schema-change safety | statements invalidated by `ALTER TABLE` are re-prepared, not failed | (automatic) |
 //! | typed errors | unique / foreign-key violations, pool and connect timeouts, aborted transactions, not found; causes kept | [`Error`] |
@@ -99,7 +99,7 @@ pub use pool::PoolStatus;
 pub use repo::relation::BelongsTo;
 pub use repo::Repo;
 pub use sql::raw::Sql;
-pub use sql::{Access, Shape, Statement};
+pub use sql::{Access, Keyed, Shape, Statement};
 pub use sql_type::SqlType;
 pub use strict::{OnNPlusOne, StatementCount, Strict, DEFAULT_N_PLUS_ONE_LIMIT};
 pub use tx::{Isolation, Tx, TxOptions};

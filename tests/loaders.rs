@@ -1,9 +1,9 @@
-//! Batched loaders, relations one statement per level, strict mode, counted on the server.
+//! Batched loaders and relations one statement per level, counted on the server.
 
 use std::sync::Arc;
 
 use futures_util::future::join_all;
-use pgrepo::{Db, Entity, Error, Loader, LoaderConfig, LookupLoader, StatementCount, Strict};
+use pgrepo::{Db, Entity, Loader, LoaderConfig, LookupLoader};
 
 use crate::common::*;
 
@@ -290,130 +290,4 @@ async fn users_posts_comments_load_in_three_statements() {
     for (comment, post) in &with_posts {
         assert_eq!(post.as_ref().map(|p| p.id), Some(comment.post_id));
     }
-}
-
-#[tokio::test]
-async fn strict_mode_flags_a_naive_per_row_loop() {
-    let t = fresh("strict").await;
-    seed(&t.db, 10, 1, 0).await;
-    let posts = t.db.repo::<Post>().list().first(10).await.unwrap().items;
-
-    let scope = Strict::new(t.db.clone()).limit(3);
-    let mut failure = None;
-    for (i, post) in posts.iter().enumerate() {
-        match scope.repo::<User>().get(post.user_id).await {
-            Ok(user) => assert!(user.is_some()),
-            Err(e) => {
-                failure = Some((i, e));
-                break;
-            }
-        }
-    }
-    let (at, err) = failure.expect("the loop is flagged");
-    assert_eq!(at, 3, "the fourth execution is the first past the limit");
-    match &err {
-        Error::NPlusOne {
-            table,
-            statement,
-            count,
-            limit,
-            ..
-        } => {
-            assert_eq!((*table, *statement, *count, *limit), ("users", "get", 4, 3));
-        }
-        other => panic!("expected NPlusOne, got {other}"),
-    }
-    assert!(
-        err.to_string().contains("`get` on `users` ran 4 times"),
-        "{err}"
-    );
-
-    // The batched version passes strict mode; warn-only mode lets the loop finish and counts.
-    let strict = Strict::new(t.db.clone()).limit(3);
-    let ids: Vec<i64> = posts.iter().map(|p| p.user_id).collect();
-    assert_eq!(
-        strict.repo::<User>().get_many(&ids).await.unwrap().len(),
-        10
-    );
-    let warn = Strict::new(t.db.clone()).limit(3).warn_only();
-    for post in &posts {
-        warn.repo::<User>().get(post.user_id).await.unwrap();
-    }
-    assert_eq!(
-        warn.counts(),
-        [StatementCount {
-            table: "users",
-            statement: "get",
-            count: 10
-        }]
-    );
-}
-
-/// Strict mode flags only the single-row statement an N+1 loop repeats: reads of many rows and
-/// writes may repeat as often as a program needs, and every execution is counted.
-#[tokio::test]
-async fn strict_mode_flags_only_repeated_single_row_reads_and_counts_every_statement() {
-    let t = fresh("strict_shapes").await;
-    seed(&t.db, 10, 0, 0).await;
-    const LIMIT: usize = 2;
-    const REPEATS: usize = LIMIT + 3;
-    let scope = Strict::new(t.db.clone()).limit(LIMIT);
-    let users = scope.repo::<User>();
-    let ids: Vec<i64> = (1..=10).collect();
-    for round in 0..REPEATS {
-        assert_eq!(users.all().await.unwrap().len(), 10);
-        assert_eq!(users.get_many(&ids).await.unwrap().len(), 10);
-        assert_eq!(users.count().await.unwrap(), 10);
-        let black = users.find_by(User::HAIR_COLOR, "black".to_owned());
-        assert_eq!(black.await.unwrap().len(), 5);
-        assert_eq!(users.list().first(3).await.unwrap().items.len(), 3);
-        let added = users.insert(&new_user(100 + round)).await.unwrap();
-        let renamed = User {
-            name: format!("Renamed {round}"),
-            ..added
-        };
-        assert_eq!(users.update(&renamed).await.unwrap(), renamed);
-        assert!(users.delete(renamed.id).await.unwrap());
-    }
-    // The same single-row read: allowed `LIMIT` times, flagged (and not run) from the next
-    // one on, every time.
-    reset_stats(&t.db).await;
-    for i in 1..=LIMIT + 2 {
-        match users.get(ids[0]).await {
-            Ok(user) if i <= LIMIT => assert_eq!(user.unwrap().id, ids[0]),
-            Err(Error::NPlusOne {
-                table: "users",
-                statement: "get",
-                count,
-                limit: LIMIT,
-                ..
-            }) if i > LIMIT => assert_eq!(count, i),
-            other => panic!("execution {i} of get (limit {LIMIT}): {other:?}"),
-        }
-    }
-    assert_eq!(
-        calls(&t.db, &["SELECT", "FROM \"users\" WHERE \"id\" = $1"]).await,
-        LIMIT as i64,
-        "flagged executions never reach the server"
-    );
-    let counts: Vec<(&str, &str, usize)> = scope
-        .counts()
-        .iter()
-        .map(|c| (c.table, c.statement, c.count))
-        .collect();
-    assert_eq!(
-        counts,
-        [
-            ("users", "all", REPEATS),
-            ("users", "count", REPEATS),
-            ("users", "delete", REPEATS),
-            ("users", "find_by_hair_color", REPEATS),
-            ("users", "get_many", REPEATS),
-            ("users", "insert", REPEATS),
-            ("users", "page_first", REPEATS),
-            ("users", "update", REPEATS),
-            ("users", "get", LIMIT + 2),
-        ],
-        "every execution counted, most frequent first"
-    );
 }

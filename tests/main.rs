@@ -15,4 +15,5 @@ mod loaders;
 mod pagination;
 mod pool;
 mod seams;
+mod strict;
 mod transactions;

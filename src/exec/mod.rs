@@ -3,7 +3,8 @@
 //! ```text
 //! Repo / Listing / Loader / query / execute / batch_execute      (what to run)
 //!   └─ Executor::query_map | run_execute | run_batch             (one generic path, below)
-//!        1. observe   the scope sees the statement first (strict mode counts it)
+//!        1. observe   the scope sees the statement and its parameters first (strict mode
+//!                     counts it, and refuses a keyed lookup run for too many keys: an N+1)
 //!        2. lease     the scope lends a connection: the Db's lane, or a transaction's own;
 //!                     with it an envelope (a transaction's BEGIN on its first statement)
 //!        3. run       run::with_statement: span, prepare (cached) or unnamed, send inside
@@ -76,12 +77,14 @@ pub trait Executor: Sealed + Send + Sync {
     #[doc(hidden)]
     fn settings(&self) -> &Settings;
 
-    /// Sees each statement before it runs (strict mode counts it, and may refuse it).
+    /// Sees each statement and its parameters before it runs (strict mode counts it, and may
+    /// refuse it). The parameters are the slice the statement binds, passed as is: a scope
+    /// that does not look at them (every scope but [`Strict`](crate::Strict)) costs nothing.
     ///
     /// # Errors
     /// The scope's refusal ([`Error::NPlusOne`](crate::Error::NPlusOne)).
     #[doc(hidden)]
-    fn observe(&self, _statement: &Statement) -> Result<()> {
+    fn observe(&self, _statement: &Statement, _params: Params<'_>) -> Result<()> {
         Ok(())
     }
 
@@ -158,8 +161,9 @@ pub trait Executor: Sealed + Send + Sync {
         crate::Loader::new(self.handle())
     }
 
-    /// A strict scope over this one: a single-row statement repeated past the limit fails as an
-    /// N+1 query ([`Strict`](crate::Strict)).
+    /// A strict scope over this one: a lookup by one key (`get`, `find_by`, `find_one_by`,
+    /// `count_by`) run for more different keys than the limit fails as an N+1 query
+    /// ([`Strict`](crate::Strict)).
     fn strict(&self) -> crate::Strict<Self::Handle<'_>> {
         crate::Strict::new(self.handle())
     }
@@ -255,7 +259,7 @@ async fn run_in<X: Executor + ?Sized, A: run::Attempt>(
     statement: &Statement,
     attempt: A,
 ) -> Result<A::Output> {
-    exec.observe(statement)?;
+    exec.observe(statement, attempt.params())?;
     let mut lease = exec.lease(statement).await?;
     let mode = exec.settings().statement_mode;
     let result = run::with_statement(
@@ -286,8 +290,8 @@ impl<X: Executor> Executor for &X {
         (**self).settings()
     }
 
-    fn observe(&self, statement: &Statement) -> Result<()> {
-        (**self).observe(statement)
+    fn observe(&self, statement: &Statement, params: Params<'_>) -> Result<()> {
+        (**self).observe(statement, params)
     }
 
     fn lease<'a>(

@@ -112,9 +112,9 @@ pub(crate) trait Attempt: Sync {
         false
     }
 
-    /// The number of parameters it binds.
-    fn param_count(&self) -> usize {
-        0
+    /// The parameters it binds.
+    fn params(&self) -> Params<'_> {
+        &[]
     }
 
     fn run<'a>(
@@ -188,8 +188,8 @@ fn check_columns(
 impl<T: Send> Attempt for QueryMap<'_, T> {
     type Output = Vec<T>;
 
-    fn param_count(&self) -> usize {
-        self.params.len()
+    fn params(&self) -> Params<'_> {
+        self.params
     }
 
     async fn run<'a>(
@@ -225,8 +225,8 @@ pub(crate) struct Execute<'p> {
 impl Attempt for Execute<'_> {
     type Output = u64;
 
-    fn param_count(&self) -> usize {
-        self.params.len()
+    fn params(&self) -> Params<'_> {
+        self.params
     }
 
     async fn run<'a>(
@@ -283,7 +283,7 @@ async fn send_as<A: Attempt>(
     if attempt.simple() {
         return Ok(Sent::Simple);
     }
-    let typed = statement.types.len() == attempt.param_count();
+    let typed = statement.types.len() == attempt.params().len();
     match mode {
         StatementMode::Unnamed if typed => return Ok(Sent::Unnamed),
         StatementMode::Unnamed => {

@@ -24,15 +24,33 @@ pub enum Access {
     Write,
 }
 
-/// What a statement returns; strict mode counts repeated [`Shape::SingleRow`] statements.
+/// What a statement returns. (Strict mode goes by [`Statement::keyed`], not by the shape: a
+/// has-many lookup returns many rows and is the N+1 a per-parent loop repeats all the same.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shape {
-    /// At most one row, selected by a key: the statement an N+1 loop repeats.
+    /// At most one row, selected by a unique key.
     SingleRow,
     /// Any number of rows.
     Rows,
     /// A write.
     Write,
+}
+
+/// A read that selects rows by one key value: the statement an N+1 loop runs once per parent,
+/// and the one [`Strict`](crate::Strict) scopes flag by default. Its batched form takes an
+/// array of keys (`= ANY($1)`) and is not keyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Keyed {
+    /// By one primary-key value ([`Repo::get`](crate::Repo::get)); batched by a
+    /// [`Loader`](crate::Loader) or [`Repo::get_many`](crate::Repo::get_many).
+    PrimaryKey,
+    /// By one value of a lookup column ([`Repo::find_by`](crate::Repo::find_by),
+    /// [`Repo::find_one_by`](crate::Repo::find_one_by), [`Repo::count_by`](crate::Repo::count_by)),
+    /// e.g. a parent's children through a foreign key; batched by a
+    /// [`LookupLoader`](crate::LookupLoader), [`Repo::find_grouped`](crate::Repo::find_grouped)
+    /// or [`Repo::grouped`](crate::Repo::grouped).
+    Column,
 }
 
 /// The next [`Statement::id`]; 0 is never handed out.
@@ -50,6 +68,7 @@ pub struct Statement {
     pub(crate) label: &'static str,
     pub(crate) shape: Shape,
     pub(crate) access: Access,
+    pub(crate) keyed: Option<Keyed>,
 }
 
 impl Statement {
@@ -91,6 +110,7 @@ impl Statement {
             } else {
                 Access::Read
             },
+            keyed: None,
         }
     }
 
@@ -98,6 +118,19 @@ impl Statement {
     pub(crate) fn with_access(mut self, access: Access) -> Self {
         self.access = access;
         self
+    }
+
+    /// The same statement, marked as a read of rows by one key value.
+    pub(crate) fn keyed_by(mut self, keyed: Keyed) -> Self {
+        self.keyed = Some(keyed);
+        self
+    }
+
+    /// `Some` when it reads rows by one key value (`get`, `find_by_…`, `count_by_…`): what an
+    /// N+1 loop repeats once per parent. `None` for reads of a table, a page or a batch of
+    /// keys, hand-written SQL, and writes.
+    pub fn keyed(&self) -> Option<Keyed> {
+        self.keyed
     }
 
     /// Whether it reads or writes.
@@ -233,7 +266,8 @@ impl EntityStatements {
             tname,
             "get",
             Shape::SingleRow,
-        );
+        )
+        .keyed_by(Keyed::PrimaryKey);
         let get_many = Statement::new(
             format!("{select} WHERE {pk_name} = ANY($1)"),
             vec![pk.array_type.clone()],
@@ -369,7 +403,8 @@ impl EntityStatements {
                             } else {
                                 Shape::Rows
                             },
-                        ),
+                        )
+                        .keyed_by(Keyed::Column),
                         find_any: Statement::new(
                             // No ORDER BY: a server-side sort of a large batch costs more than
                             // the scan; callers group and order in memory.
@@ -385,7 +420,8 @@ impl EntityStatements {
                             tname,
                             label("count_by", c.name),
                             Shape::Rows,
-                        ),
+                        )
+                        .keyed_by(Keyed::Column),
                     }
                 })
             })

@@ -101,6 +101,8 @@ mod tests {
         let statement = Sql::read("SELECT 1").statement("query");
         // Access and shape are separate: a hand-written read still returns rows.
         assert_eq!(statement.shape(), Shape::Rows);
+        // Never a keyed lookup: strict mode watches it only with `all_reads`.
+        assert_eq!(statement.keyed(), None);
     }
 
     #[test]
