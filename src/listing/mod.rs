@@ -294,11 +294,10 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
 
     fn cursor_of(&self, row: &E) -> Result<Cursor> {
         let values = self.values_of(row)?;
-        Ok(cursor::encode(
-            self.fingerprint(),
-            &values,
-            self.secret.as_deref(),
-        ))
+        cursor::encode(self.fingerprint(), &values, self.secret.as_deref()).map_err(|too_large| {
+            let column = &E::columns()[self.statements().order[too_large.largest].0];
+            encode_error::<E>(column, Box::new(too_large))
+        })
     }
 
     fn values_of(&self, row: &E) -> Result<Vec<RawValue>> {
@@ -314,12 +313,13 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     }
 
     fn decode(&self, cursor: &Cursor) -> Result<Vec<RawValue>> {
-        cursor::decode(
-            cursor,
-            self.fingerprint(),
-            self.statements().order.len(),
-            self.secret.as_deref(),
-        )
+        let columns: Vec<&crate::ColumnDef> = self
+            .statements()
+            .order
+            .iter()
+            .map(|(c, _)| &E::columns()[*c])
+            .collect();
+        cursor::decode(cursor, self.fingerprint(), &columns, self.secret.as_deref())
     }
 
     fn page(
