@@ -91,14 +91,21 @@ const BUILTIN_KEY: &[u8] = b"pgrepo cursor integrity key v1";
 /// in the documented layout: version 1, the listing's 8-byte fingerprint, the value count, each
 /// value as a big-endian i32 length and its bytes, the first 16 bytes of HMAC-SHA256.
 fn forge(genuine: &Cursor, values: &[&[u8]]) -> Cursor {
+    let mut body = Vec::new();
+    for value in values {
+        body.extend_from_slice(&(value.len() as i32).to_be_bytes());
+        body.extend_from_slice(value);
+    }
+    forge_raw(genuine, values.len() as u8, &body)
+}
+
+/// A cursor whose values (`count` of them) are `body`, written as given: lengths included.
+fn forge_raw(genuine: &Cursor, count: u8, body: &[u8]) -> Cursor {
     let raw = URL_SAFE_NO_PAD.decode(genuine.as_str()).unwrap();
     let mut payload = vec![1];
     payload.extend_from_slice(&raw[1..9]);
-    payload.push(values.len() as u8);
-    for value in values {
-        payload.extend_from_slice(&(value.len() as i32).to_be_bytes());
-        payload.extend_from_slice(value);
-    }
+    payload.push(count);
+    payload.extend_from_slice(body);
     let mut mac = Hmac::<Sha256>::new_from_slice(BUILTIN_KEY).unwrap();
     mac.update(&payload);
     payload.extend_from_slice(&mac.finalize().into_bytes()[..16]);
@@ -193,6 +200,16 @@ async fn forged_values_that_do_not_fit_their_column_types_are_rejected() {
     )
     .await;
     serves_the_next_page(&by_rank, &elsewhere, &expected).await;
+
+    // Declared lengths: more than is left (nothing is allocated for it), or negative but not
+    // NULL's -1.
+    let huge = [&i32::MAX.to_be_bytes()[..], &rank, &id].concat();
+    let why = invalid_reason(by_rank.after(&forge_raw(&cursor, 2, &huge), 5).await);
+    assert_eq!(why, "truncated cursor");
+    let negative = [&(-2i32).to_be_bytes()[..], &8i32.to_be_bytes(), &id].concat();
+    let why = invalid_reason(by_rank.after(&forge_raw(&cursor, 2, &negative), 5).await);
+    assert_eq!(why, "invalid value length -2 in cursor");
+    serves_the_next_page(&by_rank, &cursor, &next).await;
 
     let short_id = 7i32.to_be_bytes();
     let cases: [(&[&[u8]], &str); 3] = [
@@ -384,6 +401,10 @@ async fn a_page_never_hands_out_a_cursor_the_listing_would_refuse() {
                 "{source}"
             );
         }
-        other => panic!("expected Error::Encode, got {other:?}"),
+        Err(other) => panic!("expected Error::Encode, got {other}"),
+        Ok(page) => panic!(
+            "expected Error::Encode, got a page with a cursor of {:?} bytes",
+            page.end_cursor.map(|c| c.as_str().len())
+        ),
     }
 }
