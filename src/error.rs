@@ -177,7 +177,9 @@ pub enum Error {
         found: String,
     },
 
-    /// A page cursor was malformed, tampered with, or made for another listing.
+    /// A page cursor was malformed (longer than [`MAX_CURSOR_LEN`](crate::MAX_CURSOR_LEN), not
+    /// base64url, a value that does not fit its column's type), tampered with, or made for
+    /// another listing. Nothing was sent to the server.
     #[non_exhaustive]
     #[error("invalid cursor: {reason}")]
     InvalidCursor {

@@ -89,7 +89,7 @@ pub use db::{Db, DbBuilder};
 pub use entity::{ColumnDef, Direction, Entity, FromRow, Insertable, Lookup, Upsertable};
 pub use error::{Error, Result};
 pub use exec::{Executor, Params, Settings, StatementMode};
-pub use listing::cursor::Cursor;
+pub use listing::cursor::{Cursor, MAX_CURSOR_LEN};
 pub use listing::{
     IndexAdvice, Listing, Page, SortKey, DEFAULT_MAX_EXPORT_BATCH, DEFAULT_MAX_PAGE_SIZE,
     PAGE_SIZE_CEILING,

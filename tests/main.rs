@@ -7,6 +7,7 @@ mod cancellation;
 #[cfg(feature = "chrono")]
 mod chrono_types;
 mod core;
+mod cursor_abuse;
 mod errors;
 mod insertable;
 mod keyset_depth;

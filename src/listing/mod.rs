@@ -1,8 +1,8 @@
 //! Keyset pagination: sort keys, listings, opaque cursor tokens, streaming export, index advice.
 //!
-//! A page continues from the last row's sort values with a row-value predicate the server
-//! answers from a composite index, so page 10,000 costs what page 1 costs. The statements of a
-//! listing are built once per process; the cursor token format lives in `token`.
+//! A page continues from the last row's sort values with a keyset condition the server answers
+//! from a composite index as ranges (`keyset`), so page 10,000 costs what page 1 costs. The statements of a
+//! listing are built once per process; the cursor token format lives in `cursor`.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -332,11 +332,10 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
 
     fn cursor_of(&self, row: &E) -> Result<Cursor> {
         let values = self.values_of(row)?;
-        Ok(cursor::encode(
-            self.fingerprint(),
-            &values,
-            self.secret.as_deref(),
-        ))
+        cursor::encode(self.fingerprint(), &values, self.secret.as_deref()).map_err(|too_large| {
+            let column = &E::columns()[self.statements().order[too_large.largest].0];
+            encode_error::<E>(column, Box::new(too_large))
+        })
     }
 
     fn values_of(&self, row: &E) -> Result<Vec<RawValue>> {
@@ -352,12 +351,13 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     }
 
     fn decode(&self, cursor: &Cursor) -> Result<Vec<RawValue>> {
-        cursor::decode(
-            cursor,
-            self.fingerprint(),
-            self.statements().order.len(),
-            self.secret.as_deref(),
-        )
+        let columns: Vec<&crate::ColumnDef> = self
+            .statements()
+            .order
+            .iter()
+            .map(|(c, _)| &E::columns()[*c])
+            .collect();
+        cursor::decode(cursor, self.fingerprint(), &columns, self.secret.as_deref())
     }
 
     fn page(
