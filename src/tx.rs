@@ -8,7 +8,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::error::{Error, Result};
+use crate::error::{answered_by_server, Error, Result};
 use crate::exec::envelope::{Envelope, Prelude, Sent};
 use crate::exec::{Executor, Lease, Sealed, Settings};
 use crate::pool::Exclusive;
@@ -224,52 +224,62 @@ impl Tx {
     /// Commits the transaction.
     ///
     /// # Errors
-    /// [`Error::TransactionAborted`] (after rolling back) when a statement of the transaction
-    /// failed on the server, which aborted it: nothing of it is committed. The server's error
-    /// if the commit fails (e.g. a deferred constraint, a serialization failure); the
-    /// transaction is then rolled back.
+    /// - [`Error::TransactionAborted`] when a statement of the transaction failed on the server,
+    ///   which aborted it: it is rolled back and nothing of it is committed.
+    /// - The server's error when it rejects the commit (e.g. a deferred constraint
+    ///   ([`Error::UniqueViolation`], [`Error::ForeignKeyViolation`]), a serialization failure
+    ///   (SQLSTATE 40001)): nothing of it is committed.
+    /// - [`Error::TransactionLost`] when the connection had closed before `COMMIT` could be
+    ///   sent: nothing of it is committed.
+    /// - [`Error::CommitOutcomeUnknown`] when the connection failed after `COMMIT` was sent
+    ///   and before the server confirmed it: **it may or may not have committed**; reconcile
+    ///   before retrying.
+    ///
+    /// In every case but the second, the connection is closed rather than reused.
     pub async fn commit(self) -> Result<()> {
         if !self.conn.is_open() {
             return Ok(()); // no statement ran: nothing to commit
         }
         if self.aborted.load(Ordering::Acquire) {
-            self.finish("ROLLBACK", "commit").await?;
+            // Nothing of it commits, whether or not the rollback gets through (a connection
+            // that fails it is closed, and its server ends the transaction).
+            let _ = self.finish("ROLLBACK").await;
             return Err(Error::TransactionAborted);
         }
-        self.finish("COMMIT", "commit").await
+        let closed_before = self.conn.client().is_closed();
+        self.finish("COMMIT")
+            .await
+            .map_err(|e| Error::from_commit(e, closed_before, TX_TABLE))
     }
 
     /// Rolls the transaction back.
     ///
     /// # Errors
-    /// A driver error if the connection broke; it is then closed, not reused.
+    /// A driver error if the connection broke; it is then closed, not reused. Nothing of the
+    /// transaction is committed either way.
     pub async fn rollback(self) -> Result<()> {
         if !self.conn.is_open() {
             return Ok(());
         }
-        self.finish("ROLLBACK", "rollback").await
+        self.finish("ROLLBACK")
+            .await
+            .map_err(|e| Error::from_driver(e, TX_TABLE, "rollback"))
     }
 
     /// Ends the transaction with `sql`. Dropped before the answer, `self` drops with the
     /// connection still marked open: it is rolled back (after `sql`) or closed.
-    async fn finish(&self, sql: &str, label: &'static str) -> Result<()> {
-        match self.conn.client().batch_execute(sql).await {
-            Ok(()) => {
-                self.conn.mark_closed();
-                Ok(())
-            }
-            Err(e) => {
-                if e.as_db_error().is_some() {
-                    // The server answered: `COMMIT`/`ROLLBACK` ends the transaction block
-                    // even when it fails.
-                    self.conn.mark_closed();
-                } else {
-                    // The connection broke: its state is unknown, never hand it on.
-                    self.conn.mark_broken();
-                }
-                Err(Error::from_driver(e, TX_TABLE, label))
-            }
+    async fn finish(&self, sql: &str) -> std::result::Result<(), tokio_postgres::Error> {
+        let result = self.conn.client().batch_execute(sql).await;
+        match &result {
+            // The server answered: `COMMIT`/`ROLLBACK` ends the transaction block even when it
+            // fails with an ordinary error.
+            Ok(()) => self.conn.mark_closed(),
+            Err(e) if answered_by_server(e) => self.conn.mark_closed(),
+            // The connection closed or broke, or the server is ending the session: its state
+            // is unknown, never hand it on.
+            Err(_) => self.conn.mark_broken(),
         }
+        result
     }
 }
 
