@@ -176,6 +176,27 @@ async fn a_commit_after_the_connection_closed_is_known_not_to_have_committed() {
 }
 
 #[tokio::test]
+async fn an_aborted_transaction_whose_connection_died_still_reports_nothing_committed() {
+    let t = fresh_with("commit_aborted_lost", |b| b.max_size(1)).await;
+    let admin = t.database.connect().await.unwrap();
+
+    let tx = t.db.begin().await.unwrap();
+    let pid = backend_pid(&tx).await;
+    tx.repo::<User>().insert(&new_user(1)).await.unwrap();
+    let duplicate = tx.repo::<User>().insert(&new_user(1)).await.unwrap_err();
+    assert!(
+        matches!(duplicate, Error::UniqueViolation { .. }),
+        "{duplicate:?}"
+    );
+    terminate(&admin, pid).await;
+    // Its ROLLBACK cannot get through, but no COMMIT is ever sent: the answer stays that
+    // nothing of it was committed, not the rollback's "connection closed".
+    let err = tx.commit().await.unwrap_err();
+    assert!(matches!(err, Error::TransactionAborted), "{err:?}");
+    assert_ne!(backend_pid(&t.db).await, pid);
+}
+
+#[tokio::test]
 async fn a_commit_right_after_the_backend_died_never_reads_as_an_ordinary_failure() {
     let t = fresh_with("commit_after_death", |b| b.max_size(1)).await;
     let admin = t.database.connect().await.unwrap();
