@@ -349,3 +349,27 @@ async fn a_server_shutting_down_refuses_connections_with_its_own_words() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_statement_dropped_before_it_failed_still_keeps_the_commit_from_reporting_success() {
+    let t = fresh_with("commit_unseen_failure", |b| b.max_size(1)).await;
+    let tx = t.db.begin().await.unwrap();
+    tx.repo::<User>().insert(&new_user(1)).await.unwrap();
+    // Sent, then given up on before the server fails it (the cast of '' to int): the server
+    // aborts the transaction, and nobody hears about it.
+    let late_failure = tx.execute("SELECT (pg_sleep(1))::text::int", &[]);
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), late_failure).await;
+    assert!(gave_up.is_err(), "{gave_up:?}");
+    let err = tx.commit().await.unwrap_err();
+    assert!(matches!(err, Error::TransactionAborted), "{err:?}");
+    assert_eq!(t.db.repo::<User>().count().await.unwrap(), 0);
+
+    // A statement given up on that then succeeds does not stop the commit.
+    let tx = t.db.begin().await.unwrap();
+    tx.repo::<User>().insert(&new_user(2)).await.unwrap();
+    let late_success = tx.execute("SELECT pg_sleep(1)", &[]);
+    let gave_up = tokio::time::timeout(Duration::from_millis(300), late_success).await;
+    assert!(gave_up.is_err(), "{gave_up:?}");
+    tx.commit().await.unwrap();
+    assert_eq!(t.db.repo::<User>().count().await.unwrap(), 1);
+}
