@@ -230,7 +230,10 @@ impl Db {
     /// ```
     ///
     /// # Errors
-    /// The body's error (after rollback), or the error of `BEGIN`/`COMMIT`.
+    /// The body's error (after rollback), or the error of `BEGIN`/`COMMIT`, as
+    /// [`Tx::commit`]: in particular [`Error::CommitOutcomeUnknown`] when the connection
+    /// failed while committing, and the transaction may or may not have committed (reconcile
+    /// before running it again).
     pub async fn transaction<R, F>(&self, body: F) -> Result<R>
     where
         F: AsyncFnOnce(&Tx) -> Result<R>,

@@ -44,7 +44,7 @@
 //! | strict mode | a lookup by one key (`get`, `find_by` on a foreign key, …) run for more different keys than a limit in one scope is an N+1 error or warning; optionally any read | [`Strict`] |
 //! | schema verification | every mismatch between structs and tables at once | [`Db::verify`] |
 //! | schema-change safety | statements invalidated by `ALTER TABLE` are re-prepared, not failed | (automatic) |
-//! | typed errors | unique / foreign-key violations, pool and connect timeouts, aborted transactions, not found; causes kept | [`Error`] |
+//! | typed errors | unique / foreign-key violations, pool and connect timeouts, aborted transactions, commits of unknown outcome, not found; causes kept, server messages and SQLSTATE shown | [`Error`] |
 //! | test kit (feature `testkit`) | a throwaway PostgreSQL from the system's binaries | `testkit` |
 //!
 //! How a call travels through the library: `ARCHITECTURE.md` at the repository's root.

@@ -6,6 +6,7 @@ mod common;
 mod cancellation;
 #[cfg(feature = "chrono")]
 mod chrono_types;
+mod commit_outcome;
 mod core;
 mod cursor_abuse;
 mod errors;
