@@ -427,7 +427,9 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     pub async fn after(&self, cursor: &Cursor, n: usize) -> Result<Page<E>> {
         let values = self.decode(cursor)?;
         let n = self.clamp(n);
-        let items = self.fetch(&self.statements().after, &values, n).await?;
+        let items = self
+            .fetch(self.statements().after.for_fetch(n + 1), &values, n)
+            .await?;
         self.page(items, n, true, true)
     }
 
@@ -438,7 +440,9 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     pub async fn before(&self, cursor: &Cursor, n: usize) -> Result<Page<E>> {
         let values = self.decode(cursor)?;
         let n = self.clamp(n);
-        let items = self.fetch(&self.statements().before, &values, n).await?;
+        let items = self
+            .fetch(self.statements().before.for_fetch(n + 1), &values, n)
+            .await?;
         self.page(items, n, false, true)
     }
 
@@ -464,7 +468,9 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     async fn explain(&self, explain: &str, cursor: &Cursor, n: usize) -> Result<String> {
         let values = self.decode(cursor)?;
         self.check_schema().await?;
-        let after = &self.statements().after;
+        // What `after` runs: `n + 1` rows.
+        let fetch = self.clamp(n) + 1;
+        let after = self.statements().after.for_fetch(fetch);
         let explain = Statement::ad_hoc(
             format!("{explain} {}", after.sql),
             after.types.clone(),
@@ -472,7 +478,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             "explain",
             Shape::Rows,
         );
-        let limit = i64::try_from(self.clamp(n)).unwrap_or(i64::MAX);
+        let limit = i64::try_from(fetch).unwrap_or(i64::MAX);
         let rows = self
             .exec
             .run(&explain, &self.params(&values, &limit))
@@ -494,7 +500,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             let statement = if values.is_empty() {
                 &self.statements().first
             } else {
-                &self.statements().after
+                self.statements().after.for_fetch(batch_size + 1)
             };
             let mut items = self.fetch(statement, &values, batch_size).await?;
             let more = items.len() > batch_size;
