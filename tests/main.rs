@@ -8,6 +8,7 @@ mod cancellation;
 mod chrono_types;
 mod core;
 mod cursor_abuse;
+mod cursor_secret;
 mod errors;
 mod insertable;
 mod keyset_depth;
