@@ -97,7 +97,12 @@ fn rejects_every_single_byte_change() {
                 let mut t = raw.clone();
                 t[i] ^= flip;
                 let forged = Cursor(URL_SAFE_NO_PAD.encode(&t));
-                reason(decode_sample(&forged, [1; 8], key));
+                let why = reason(decode_sample(&forged, [1; 8], key));
+                // Under a secret, the tag catches every change after the version byte, before
+                // anything of the body is looked at.
+                if key.is_some() && i > 0 {
+                    assert!(why.starts_with("authentication failed"), "byte {i}: {why}");
+                }
             }
         }
         // Nor is a token cut short or made longer.
