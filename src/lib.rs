@@ -39,7 +39,7 @@
 //! | connection handling | autocommit statements keep their connection between statements and pipeline when the pool is saturated; transactions get their own | [`DbBuilder`], [`Db::status`] |
 //! | transactions | statements in one transaction, committed or rolled back as a whole; `BEGIN` pipelined with the first statement; isolation, read-only, a prelude; rolled back whatever future is dropped; an aborted one refuses to commit | [`Db::begin`], [`Db::transaction`], [`TxOptions`], [`Tx`] |
 //! | statement modes | prepared once per connection, or unnamed (nothing kept on the server) | [`StatementMode`], [`DbBuilder::statement_mode`] |
-//! | keyset pagination | pages after/before signed opaque cursors, same cost at any depth; equality filters; streaming export; index advice | [`Repo::list`], [`Listing`], [`DbBuilder::cursor_secret`] |
+//! | keyset pagination | pages after/before cursors (encrypted with a secret, only signed and readable without one), same cost at any depth; equality filters; streaming export; index advice | [`Repo::list`], [`Listing`], [`DbBuilder::cursor_secret`] |
 //! | batched loaders | concurrent `load(key)` calls become one `= ANY($1)` statement; relations load one statement per level | [`Loader`], [`LookupLoader`], [`Repo::grouped`] |
 //! | strict mode | a lookup by one key (`get`, `find_by` on a foreign key, …) run for more different keys than a limit in one scope is an N+1 error or warning; optionally any read | [`Strict`] |
 //! | schema verification | every mismatch between structs and tables at once | [`Db::verify`] |

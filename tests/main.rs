@@ -9,6 +9,7 @@ mod chrono_types;
 mod commit_outcome;
 mod core;
 mod cursor_abuse;
+mod cursor_secret;
 mod errors;
 mod insertable;
 mod keyset_depth;

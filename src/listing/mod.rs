@@ -15,7 +15,7 @@ use crate::entity::{Direction, Entity};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::sql::{Shape, Statement};
-use cursor::{Cursor, RawValue};
+use cursor::{Cursor, CursorKey, RawValue};
 
 pub(crate) mod cursor;
 mod keyset;
@@ -151,7 +151,8 @@ pub struct Listing<'x, E, X> {
     fingerprint: [u8; 8],
     max_page_size: usize,
     max_export_batch: usize,
-    secret: Option<Arc<[u8]>>,
+    /// The cursor secret and its derived key: this listing's own, or its scope's.
+    key: Option<CursorKey>,
 }
 
 impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
@@ -183,7 +184,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             fingerprint: statements.fingerprint,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             max_export_batch: DEFAULT_MAX_EXPORT_BATCH,
-            secret: exec.settings().cursor_secret().cloned(),
+            key: exec.settings().cursor_secret.clone(),
         }
     }
 
@@ -233,12 +234,13 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         self
     }
 
-    /// Signs this listing's cursors with `secret` (HMAC-SHA256) so clients cannot forge them,
-    /// instead of the `Db`'s ([`DbBuilder::cursor_secret`](crate::DbBuilder::cursor_secret)).
-    /// Without either, cursors are signed with a built-in key: tampering is detected, forging
-    /// is not prevented.
+    /// Encrypts this listing's cursors with `secret` instead of the `Db`'s
+    /// ([`DbBuilder::cursor_secret`](crate::DbBuilder::cursor_secret), which says how), so that
+    /// clients can neither read the sort values in one nor alter or forge one. **Without a
+    /// secret here or on the `Db`, cursors are readable**: only signed, with a key built into
+    /// pgrepo. Each call derives a key from the secret (well under a microsecond).
     pub fn secret(mut self, secret: impl Into<Arc<[u8]>>) -> Self {
-        self.secret = Some(secret.into());
+        self.key = Some(CursorKey::new(secret.into()));
         self
     }
 
@@ -337,9 +339,9 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
 
     fn cursor_of(&self, row: &E) -> Result<Cursor> {
         let values = self.values_of(row)?;
-        cursor::encode(self.fingerprint(), &values, self.secret.as_deref()).map_err(|too_large| {
-            let column = &E::columns()[self.statements().order[too_large.largest].0];
-            encode_error::<E>(column, Box::new(too_large))
+        cursor::encode(self.fingerprint(), &values, self.key.as_ref()).map_err(|failure| {
+            let column = &E::columns()[self.statements().order[failure.value()].0];
+            encode_error::<E>(column, Box::new(failure))
         })
     }
 
@@ -362,7 +364,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             .iter()
             .map(|(c, _)| &E::columns()[*c])
             .collect();
-        cursor::decode(cursor, self.fingerprint(), &columns, self.secret.as_deref())
+        cursor::decode(cursor, self.fingerprint(), &columns, self.key.as_ref())
     }
 
     fn page(
