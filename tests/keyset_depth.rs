@@ -265,9 +265,8 @@ async fn the_server_keeps_one_plan_for_deep_pages_of_a_mixed_key() {
     for _ in 0..20 {
         assert_eq!(listing.after(&deep, 50).await.unwrap().items.len(), 50);
     }
-    let plans = t
-        .db
-        .query(
+    let plans =
+        t.db.query(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
              WHERE statement LIKE '%AS keyset_page%' AND statement NOT LIKE '%pg_prepared%'",
             &[],
