@@ -65,6 +65,7 @@ mod listing;
 mod loader;
 mod pool;
 mod repo;
+mod row;
 mod sql;
 mod sql_type;
 mod strict;
@@ -86,7 +87,7 @@ pub mod prelude {
 pub mod __private;
 
 pub use db::{Db, DbBuilder};
-pub use entity::{ColumnDef, Direction, Entity, FromRow, Insertable, Lookup, Upsertable};
+pub use entity::{ColumnDef, Direction, Entity, Insertable, Lookup, Upsertable};
 pub use error::{Error, Result};
 pub use exec::{Executor, Params, Settings, StatementMode};
 pub use listing::cursor::{Cursor, MAX_CURSOR_LEN};
@@ -98,6 +99,7 @@ pub use loader::{Loader, LoaderConfig, LookupLoader};
 pub use pool::PoolStatus;
 pub use repo::relation::BelongsTo;
 pub use repo::Repo;
+pub use row::{FromRow, SelectList};
 pub use sql::raw::Sql;
 pub use sql::{Access, Keyed, Shape, Statement};
 pub use sql_type::SqlType;
