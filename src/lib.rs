@@ -35,6 +35,7 @@
 //! | --- | --- | --- |
 //! | one set of methods for every scope | `repo`, `loader`, `strict`, `query`, `query_as`, `execute`, `batch_execute` on a `Db`, a `Tx` or a `Strict` scope | [`Executor`], [`prelude`] |
 //! | prepared-statement repositories | CRUD, lookups, `insert_many` in one statement, upsert, typed raw SQL that says whether it reads | [`Repo`], [`Executor::query_as`], [`Sql`] |
+//! | hand-written SQL decoded by column name | entities (`SELECT *` in any column order), joins of entities, scalars and tuples; mismatches named before any row is decoded | [`Executor::query_as`], [`Entity::select_list`], [`FromRow`] |
 //! | inserts from your own types | a request body or borrowed view inserts without copying, fields checked at compile time | `#[derive(Insertable)]`, [`Insertable`] |
 //! | connection handling | autocommit statements keep their connection between statements and pipeline when the pool is saturated; transactions get their own | [`DbBuilder`], [`Db::status`] |
 //! | transactions | statements in one transaction, committed or rolled back as a whole; `BEGIN` pipelined with the first statement; isolation, read-only, a prelude; rolled back whatever future is dropped; an aborted one refuses to commit | [`Db::begin`], [`Db::transaction`], [`TxOptions`], [`Tx`] |
