@@ -342,3 +342,35 @@ pub(crate) fn describe_mismatch(
         help.join("; ")
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_lose_their_module_paths() {
+        assert_eq!(
+            short_type_name("core::option::Option<alloc::string::String>"),
+            "Option<String>"
+        );
+        assert_eq!(
+            short_type_name("(app::User, core::option::Option<app::Post>, i64)"),
+            "(User, Option<Post>, i64)"
+        );
+    }
+
+    #[test]
+    fn a_mismatch_says_what_to_change() {
+        let message = describe_mismatch("app::User", &["email".into()], &["mail".into()], &[], &[]);
+        assert_eq!(
+            message,
+            "the columns of the query do not match `User`: missing `email`; extra `mail`; select \
+             each missing column, or alias an expression to its name with `AS`; leave the extra \
+             columns out: name the columns instead of `*`, or write an entity's with \
+             `Entity::select_list(alias)`"
+        );
+        let message = describe_mismatch("(app::User, app::Post)", &[], &[], &[], &["app::Post"]);
+        assert!(message.contains("where `Post` should be"), "{message}");
+        assert!(message.contains("select_list"), "{message}");
+    }
+}
