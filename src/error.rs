@@ -187,16 +187,43 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
-    /// A hand-written query's result columns do not match what the target type decodes.
+    /// The columns a hand-written query returns do not match the type its rows decode into
+    /// ([`Executor::query_as`](crate::Executor::query_as)): found before any row is decoded
+    /// (and, for a prepared statement, before it runs). The message says how to fix the query:
+    /// alias a column with `AS`, select exactly the listed columns, or select each entity of a
+    /// tuple with [`Entity::select_list`](crate::Entity::select_list).
     #[non_exhaustive]
-    #[error("query for `{target}` returns {found}, but `{target}` decodes {expected}")]
+    #[error("{}", crate::row::resolve::describe_mismatch(.target, .missing, .extra, .duplicate, .unlabelled))]
     ColumnMismatch {
-        /// The type rows are decoded into.
+        /// The type rows are decoded into (`std::any::type_name`).
         target: &'static str,
-        /// What the type expects.
-        expected: String,
-        /// What the query returns.
-        found: String,
+        /// Columns the type reads that the query does not return (`alias.column` inside a
+        /// tuple; `#n (Type)` for the n-th column of a scalar).
+        missing: Vec<String>,
+        /// Columns the query returns that the type does not read.
+        extra: Vec<String>,
+        /// Columns the type reads that the query returns more than once: which one is meant is
+        /// ambiguous, so neither is taken.
+        duplicate: Vec<String>,
+        /// Entities of a tuple that found no columns labelled `alias.column` at their place
+        /// (selected with `SELECT u.*, …` rather than `Entity::select_list`).
+        unlabelled: Vec<&'static str>,
+    },
+
+    /// A column of a hand-written query has a database type the Rust type reading it cannot
+    /// decode ([`Executor::query_as`](crate::Executor::query_as)): found before any row is
+    /// decoded.
+    #[non_exhaustive]
+    #[error("{}", crate::row::resolve::describe_wrong_type(.target, .column, .pg_type, .rust_type))]
+    ColumnType {
+        /// The type rows are decoded into (`std::any::type_name`).
+        target: &'static str,
+        /// The column, as the query labels it.
+        column: String,
+        /// The column's database type.
+        pg_type: String,
+        /// The Rust type of the field or scalar reading it.
+        rust_type: &'static str,
     },
 
     /// A page cursor was malformed (longer than [`MAX_CURSOR_LEN`](crate::MAX_CURSOR_LEN), not

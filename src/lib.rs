@@ -35,6 +35,7 @@
 //! | --- | --- | --- |
 //! | one set of methods for every scope | `repo`, `loader`, `strict`, `query`, `query_as`, `execute`, `batch_execute` on a `Db`, a `Tx` or a `Strict` scope | [`Executor`], [`prelude`] |
 //! | prepared-statement repositories | CRUD, lookups, `insert_many` in one statement, upsert, typed raw SQL that says whether it reads | [`Repo`], [`Executor::query_as`], [`Sql`] |
+//! | hand-written SQL decoded by column name | entities (`SELECT *` in any column order), joins of entities, scalars and tuples; mismatches named before any row is decoded | [`Executor::query_as`], [`Entity::select_list`], [`FromRow`] |
 //! | inserts from your own types | a request body or borrowed view inserts without copying, fields checked at compile time | `#[derive(Insertable)]`, [`Insertable`] |
 //! | connection handling | autocommit statements keep their connection between statements and pipeline when the pool is saturated; transactions get their own | [`DbBuilder`], [`Db::status`] |
 //! | transactions | statements in one transaction, committed or rolled back as a whole; `BEGIN` pipelined with the first statement; isolation, read-only, a prelude; rolled back whatever future is dropped; an aborted one refuses to commit | [`Db::begin`], [`Db::transaction`], [`TxOptions`], [`Tx`] |
@@ -65,6 +66,7 @@ mod listing;
 mod loader;
 mod pool;
 mod repo;
+mod row;
 mod sql;
 mod sql_type;
 mod strict;
@@ -86,7 +88,7 @@ pub mod prelude {
 pub mod __private;
 
 pub use db::{Db, DbBuilder};
-pub use entity::{ColumnDef, Direction, Entity, FromRow, Insertable, Lookup, Upsertable};
+pub use entity::{ColumnDef, Direction, Entity, Insertable, Lookup, Upsertable};
 pub use error::{Error, Result};
 pub use exec::{Executor, Params, Settings, StatementMode};
 pub use listing::cursor::{Cursor, MAX_CURSOR_LEN};
@@ -98,6 +100,7 @@ pub use loader::{Loader, LoaderConfig, LookupLoader};
 pub use pool::PoolStatus;
 pub use repo::relation::BelongsTo;
 pub use repo::Repo;
+pub use row::{FromRow, SelectList};
 pub use sql::raw::Sql;
 pub use sql::{Access, Keyed, Shape, Statement};
 pub use sql_type::SqlType;

@@ -7,6 +7,7 @@ pub use bytes::BytesMut;
 pub use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 pub use tokio_postgres::Row;
 
+pub use crate::row::Resolver;
 pub use crate::sql::EntityStatements;
 
 use crate::entity::ColumnDef;
@@ -16,6 +17,11 @@ use crate::error::Error;
 /// The derive's tests check that it finds one exactly when the derive implements `Upsertable`.
 pub fn conflict_column<E: crate::Entity>() -> Option<usize> {
     crate::entity::conflict_column::<E>()
+}
+
+/// Finds the columns of entity `E` among a hand-written query's result columns, by name.
+pub fn resolve_entity<E: crate::Entity>(columns: &mut Resolver<'_>) {
+    columns.entity(std::any::type_name::<E>(), E::columns());
 }
 
 /// Boxed error of `ToSql`/`FromSql`.

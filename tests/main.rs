@@ -10,6 +10,7 @@ mod commit_outcome;
 mod core;
 mod cursor_abuse;
 mod cursor_secret;
+mod decode_by_name;
 mod errors;
 mod insertable;
 mod keyset_depth;
