@@ -8,16 +8,17 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use futures_util::stream::{self, Stream, TryStreamExt as _};
 use tokio_postgres::types::ToSql;
 
 use crate::entity::{Direction, Entity};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
-use crate::sql::{Shape, Statement};
+use crate::sql::Statement;
 use cursor::{Cursor, CursorKey, RawValue};
 
 pub(crate) mod cursor;
+mod explain;
+mod export;
 mod keyset;
 mod sql;
 
@@ -446,84 +447,5 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             .fetch(self.statements().before.for_fetch(n + 1), &values, n)
             .await?;
         self.page(items, n, false, true)
-    }
-
-    /// The server's plan (`EXPLAIN`) for [`Listing::after`] with these arguments: check that a
-    /// deep page is an index scan.
-    ///
-    /// # Errors
-    /// [`Error::InvalidCursor`]; driver and pool errors.
-    pub async fn explain_after(&self, cursor: &Cursor, n: usize) -> Result<String> {
-        self.explain("EXPLAIN", cursor, n).await
-    }
-
-    /// The page after `cursor` run under `EXPLAIN (ANALYZE, BUFFERS)`: the plan with the rows
-    /// and buffers each node read. A deep page should read what the first one reads, and no
-    /// node should remove rows by a filter.
-    ///
-    /// # Errors
-    /// As [`Listing::explain_after`].
-    pub async fn explain_analyze_after(&self, cursor: &Cursor, n: usize) -> Result<String> {
-        self.explain("EXPLAIN (ANALYZE, BUFFERS)", cursor, n).await
-    }
-
-    async fn explain(&self, explain: &str, cursor: &Cursor, n: usize) -> Result<String> {
-        let values = self.decode(cursor)?;
-        self.check_schema().await?;
-        // What `after` runs: `n + 1` rows.
-        let fetch = self.clamp(n) + 1;
-        let after = self.statements().after.for_fetch(fetch);
-        let explain = Statement::ad_hoc(
-            format!("{explain} {}", after.sql),
-            after.types.clone(),
-            E::TABLE,
-            "explain",
-            Shape::Rows,
-        );
-        let limit = i64::try_from(fetch).unwrap_or(i64::MAX);
-        let rows = self
-            .exec
-            .run(&explain, &self.params(&values, &limit))
-            .await?;
-        Ok(rows
-            .iter()
-            .filter_map(|r| r.try_get::<_, String>(0).ok())
-            .collect::<Vec<_>>()
-            .join("\n"))
-    }
-
-    /// Every row of the listing as a stream of batches of `batch_size` (clamped to
-    /// `1..=max_export_batch`), each fetched by a keyset page: memory is bounded by one batch
-    /// and each batch costs the same.
-    pub fn export_batches(&self, batch_size: usize) -> impl Stream<Item = Result<Vec<E>>> + '_ {
-        let batch_size = batch_size.clamp(1, self.max_export_batch);
-        stream::try_unfold(Some(Vec::<RawValue>::new()), move |state| async move {
-            let Some(values) = state else { return Ok(None) };
-            let statement = if values.is_empty() {
-                &self.statements().first
-            } else {
-                self.statements().after.for_fetch(batch_size + 1)
-            };
-            let mut items = self.fetch(statement, &values, batch_size).await?;
-            let more = items.len() > batch_size;
-            items.truncate(batch_size);
-            let next = match (more, items.last()) {
-                (true, Some(last)) => Some(self.values_of(last)?),
-                _ => None,
-            };
-            Ok(if items.is_empty() {
-                None
-            } else {
-                Some((items, next))
-            })
-        })
-    }
-
-    /// Every row of the listing as a stream, fetched in keyset batches of `batch_size`
-    /// (clamped to `1..=max_export_batch`).
-    pub fn export(&self, batch_size: usize) -> impl Stream<Item = Result<E>> + '_ {
-        self.export_batches(batch_size)
-            .map_ok(|batch| stream::iter(batch.into_iter().map(Ok)))
-            .try_flatten()
     }
 }
