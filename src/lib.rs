@@ -78,7 +78,7 @@ pub mod testkit;
 /// The derives and the [`Executor`] trait, whose methods every scope (`Db`, `Tx`, `Strict`)
 /// shares: `use pgrepo::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Db, Entity, Executor, Insertable, Sql, TextEnum, Tx};
+    pub use crate::{Db, Entity, Executor, Insertable, PgEnum, Sql, TextEnum, Tx};
 }
 
 #[doc(hidden)]
@@ -100,12 +100,12 @@ pub use repo::relation::BelongsTo;
 pub use repo::Repo;
 pub use sql::raw::Sql;
 pub use sql::{Access, Keyed, Shape, Statement};
-pub use sql_type::SqlType;
+pub use sql_type::{ParamType, SqlType};
 pub use strict::{OnNPlusOne, StatementCount, Strict, DEFAULT_N_PLUS_ONE_LIMIT};
 pub use tx::{Isolation, Tx, TxOptions};
 pub use verify::{EntitySet, Mismatch, SchemaReport};
 
-pub use pgrepo_derive::{Entity, Insertable, TextEnum};
+pub use pgrepo_derive::{Entity, Insertable, PgEnum, TextEnum};
 
 /// The driver, re-exported so applications use the version pgrepo was built with.
 pub use tokio_postgres;

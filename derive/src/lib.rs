@@ -367,3 +367,63 @@ pub fn derive_insertable(input: proc_macro::TokenStream) -> proc_macro::TokenStr
 pub fn derive_text_enum(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand::derive_text_enum_inner(input.into()).into()
 }
+
+/// Maps a fieldless enum to a PostgreSQL enum type (`CREATE TYPE plan AS ENUM (...)`):
+/// implements `ToSql`, `FromSql` and `pgrepo::SqlType`, so the enum is a field type of entities
+/// (and a lookup, filter or sort key like any other column).
+///
+/// Parameters of such a field are the enum type itself: statements leave their type to the
+/// server, which takes it from the column (`pgrepo::ParamType::FromColumn`), so inserts need no
+/// cast and `WHERE plan = $1` compares enums (in the type's order, with its index). Values are
+/// encoded as their labels; reading accepts only the named type, and a label no variant maps
+/// to is a decoding error naming the enum and the variants. The enum must implement `Debug`.
+///
+/// ```rust
+/// use pgrepo::{Entity, PgEnum};
+///
+/// // CREATE TYPE plan AS ENUM ('free', 'pro', 'enterprise');
+/// #[derive(Debug, Clone, Copy, PartialEq, Eq, PgEnum)]
+/// #[pgrepo(type_name = "plan", rename_all = "snake_case")]
+/// pub enum Plan {
+///     Free,
+///     Pro,
+///     #[pgrepo(rename = "enterprise")]
+///     Business,
+/// }
+///
+/// #[derive(Entity)]
+/// #[pgrepo(table = "accounts")]
+/// pub struct Account {
+///     #[pgrepo(id, generated)]
+///     pub id: i64,
+///     #[pgrepo(lookup)]
+///     pub plan: Plan,
+/// }
+///
+/// let _: pgrepo::Lookup<Account, Plan> = Account::PLAN;
+/// assert_eq!(
+///     <Plan as pgrepo::SqlType>::PARAM_TYPE,
+///     pgrepo::ParamType::from_column("plan")
+/// );
+/// ```
+///
+/// # Enum attributes
+///
+/// | attribute | | |
+/// | --- | --- | --- |
+/// | `type_name = "plan"` | required | the enum type's name as the catalog stores it (lower case unless created quoted), or `schema.plan` |
+/// | `rename_all = "snake_case"` | | how variant names become labels, as for `#[derive(TextEnum)]` |
+///
+/// # Variant attributes
+///
+/// | attribute | |
+/// | --- | --- |
+/// | `rename = "label"` | this variant's label, whatever `rename_all` says |
+///
+/// A missing or malformed `type_name`, two variants with the same label, a variant with
+/// fields, an enum without variants and an unknown rule are compile errors, each with a `help:`
+/// line. `Db::verify` reports a column of another type (a `text` column, another enum).
+#[proc_macro_derive(PgEnum, attributes(pgrepo))]
+pub fn derive_pg_enum(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    expand::derive_pg_enum_inner(input.into()).into()
+}

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{Kind, Type};
 
 use crate::entity::{conflict_column, insert_columns, update_columns, ColumnDef, Entity};
 
@@ -69,6 +69,10 @@ pub struct Statement {
     pub(crate) shape: Shape,
     pub(crate) access: Access,
     pub(crate) keyed: Option<Keyed>,
+    /// Whether a parameter is an array of a type the server resolves from the column: its
+    /// values can only be encoded once the server has described the statement (an array's
+    /// encoding names its element type's OID), so unnamed mode prepares it first.
+    pub(crate) needs_described_types: bool,
 }
 
 impl Statement {
@@ -96,9 +100,13 @@ impl Statement {
         label: &'static str,
         shape: Shape,
     ) -> Self {
+        let needs_described_types = types
+            .iter()
+            .any(|ty| ty.oid() == 0 && matches!(ty.kind(), Kind::Array(_)));
         Statement {
             id: 0,
             sql: sql.into(),
+            needs_described_types,
             types,
             table,
             label,
@@ -211,6 +219,56 @@ fn placeholders(n: usize) -> String {
         .join(", ")
 }
 
+/// The row source of `insert_many`, and its parameter types: `UNNEST` of one array per column,
+/// in the order of `columns`.
+///
+/// A column whose type the server resolves from the column is cast to its array type (an
+/// `UNNEST` argument has no column to take a type from). A column that is itself an array is
+/// bound as one flat array of every row's elements plus each row's bounds in it
+/// (`sql::param_array::FlatArray`), and sliced back per row: `UNNEST` would flatten the rows'
+/// arrays into one.
+fn unnest_source(columns: &[&ColumnDef]) -> (String, Vec<Type>) {
+    let mut types = Vec::new();
+    let mut args = Vec::new();
+    let mut aliases = Vec::new();
+    let mut select = Vec::new();
+    let mut flat = false;
+    for column in columns {
+        let cast = column
+            .param_type
+            .array_cast()
+            .map(|cast| format!("::{cast}"))
+            .unwrap_or_default();
+        if column.param_type.is_array() {
+            flat = true;
+            types.push(column.pg_type.clone());
+            let elements = types.len();
+            types.extend([Type::INT4_ARRAY, Type::INT4_ARRAY]);
+            let (lower, upper) = (elements + 1, elements + 2);
+            args.extend([format!("${lower}"), format!("${upper}")]);
+            aliases.extend([format!("p{lower}"), format!("p{upper}")]);
+            select.push(format!("(${elements}{cast})[u.p{lower}:u.p{upper}]"));
+        } else {
+            types.push(column.array_type.clone());
+            let n = types.len();
+            args.push(format!("${n}{cast}"));
+            aliases.push(format!("p{n}"));
+            select.push(format!("u.p{n}"));
+        }
+    }
+    let args = args.join(", ");
+    let source = if flat {
+        format!(
+            "SELECT {} FROM UNNEST({args}) AS u({})",
+            select.join(", "),
+            aliases.join(", ")
+        )
+    } else {
+        format!("SELECT * FROM UNNEST({args})")
+    };
+    (source, types)
+}
+
 /// The per-lookup-column statements.
 #[derive(Debug)]
 pub(crate) struct LookupStatements {
@@ -284,22 +342,20 @@ impl EntityStatements {
                     format!("INSERT INTO {table} DEFAULT VALUES{returning}"),
                     vec![],
                 )
-            } else {
-                let source = if many {
-                    "SELECT * FROM UNNEST"
-                } else {
-                    "VALUES "
-                };
-                let types = insertable
-                    .iter()
-                    .map(|c| if many { &c.array_type } else { &c.pg_type }.clone())
-                    .collect();
+            } else if many {
+                let (source, types) = unnest_source(&insertable);
                 let sql = format!(
-                    "INSERT INTO {table} ({}) {source}({}){returning}",
+                    "INSERT INTO {table} ({}) {source}{returning}",
+                    column_list(insertable.iter().copied(), ""),
+                );
+                (sql, types)
+            } else {
+                let sql = format!(
+                    "INSERT INTO {table} ({}) VALUES ({}){returning}",
                     column_list(insertable.iter().copied(), ""),
                     placeholders(insertable.len())
                 );
-                (sql, types)
+                (sql, insertable.iter().map(|c| c.pg_type.clone()).collect())
             };
             Statement::new(sql, types, tname, label, Shape::Write)
         };
