@@ -18,3 +18,4 @@ mod pool;
 mod seams;
 mod strict;
 mod transactions;
+mod types;
