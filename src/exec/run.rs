@@ -285,19 +285,13 @@ async fn send_as<A: Attempt>(
     }
     let typed = statement.types.len() == attempt.params().len();
     match mode {
-        StatementMode::Unnamed if typed && !statement.needs_described_types => {
-            return Ok(Sent::Unnamed)
-        }
+        StatementMode::Unnamed if typed => return Ok(Sent::Unnamed),
         StatementMode::Unnamed => {
-            // Hand-written SQL without declared types, or an array of a type the server
-            // resolves from the column (whose encoding needs the element type's OID): prepared
-            // for this attempt only (closed when it ends), never cached on the connection.
-            let prepared = Box::pin(
-                conn.client()
-                    .prepare_typed(&statement.sql, &statement.types),
-            )
-            .await
-            .map_err(Failure::Driver)?;
+            // Hand-written SQL without declared types: prepared for this attempt only (closed
+            // when it ends), never cached on the connection.
+            let prepared = Box::pin(conn.client().prepare(&statement.sql))
+                .await
+                .map_err(Failure::Driver)?;
             return Ok(Sent::Prepared(prepared));
         }
         StatementMode::Prepared => {}

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use tokio_postgres::types::{Kind, Type};
+use tokio_postgres::types::Type;
 
 use crate::entity::{conflict_column, insert_columns, update_columns, ColumnDef, Entity};
 
@@ -69,10 +69,6 @@ pub struct Statement {
     pub(crate) shape: Shape,
     pub(crate) access: Access,
     pub(crate) keyed: Option<Keyed>,
-    /// Whether a parameter is an array of a type the server resolves from the column: its
-    /// values can only be encoded once the server has described the statement (an array's
-    /// encoding names its element type's OID), so unnamed mode prepares it first.
-    pub(crate) needs_described_types: bool,
 }
 
 impl Statement {
@@ -100,13 +96,9 @@ impl Statement {
         label: &'static str,
         shape: Shape,
     ) -> Self {
-        let needs_described_types = types
-            .iter()
-            .any(|ty| ty.oid() == 0 && matches!(ty.kind(), Kind::Array(_)));
         Statement {
             id: 0,
             sql: sql.into(),
-            needs_described_types,
             types,
             table,
             label,

@@ -50,6 +50,13 @@ pub(super) fn check(table: &str, column: &ColumnDef, row: &Row) -> Option<Mismat
     let array = column.param_type.is_array();
     let (value_name, value_kind) = found.value_type(array);
     let brackets = if array { "[]" } else { "" };
+    let declared = match column.param_type {
+        ParamType::Fixed { ty, .. } => match ty.kind() {
+            tokio_postgres::types::Kind::Array(member) => member.name(),
+            _ => ty.name(),
+        },
+        ParamType::FromColumn { name, .. } => name,
+    };
     let fix = match column.param_type {
         ParamType::Fixed { ty, .. } => {
             let text_like =
@@ -88,7 +95,7 @@ pub(super) fn check(table: &str, column: &ColumnDef, row: &Row) -> Option<Mismat
         table: table.to_owned(),
         column: column.name.to_owned(),
         rust_type: column.rust_type.to_owned(),
-        declared: column.pg_type.name().to_owned(),
+        declared: format!("{declared}{brackets}"),
         found: format!("{}{brackets}", if array { value_name } else { found.name }),
         fix,
     })
