@@ -8,6 +8,13 @@ mod cancellation;
 mod chrono_types;
 mod core;
 mod cursor_abuse;
+#[cfg(any(
+    feature = "decimal",
+    feature = "cidr",
+    feature = "interval",
+    feature = "pgvector"
+))]
+mod ecosystem_types;
 mod errors;
 mod insertable;
 mod keyset_depth;
