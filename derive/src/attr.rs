@@ -443,11 +443,14 @@ pub(crate) fn type_name(
     if well_formed {
         return Some(name.to_owned());
     }
+    let found = match lit.value() {
+        value if value.is_empty() => "it is empty".to_owned(),
+        value => format!("`{value}` is not one"),
+    };
     cx.error_with_help(
         lit,
         format!(
-            "`{key}` takes a type's name as the catalog stores it (`plan`, or `schema.plan`), and `{}` is not one",
-            lit.value()
+            "`{key}` takes a type's name as the catalog stores it (`plan`, or `schema.plan`), and {found}"
         ),
         format!("write e.g. `{example}`, without quotes or a modifier such as `(3)`"),
     );
