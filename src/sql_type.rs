@@ -11,7 +11,10 @@
 //! This module owns the trait, the declared types of both kinds, and the impls for the standard
 //! types; the impls for other crates' types, each behind a feature, are in `ecosystem.rs`.
 
-use tokio_postgres::types::{FromSql, Kind, ToSql, Type};
+use std::error::Error as StdError;
+
+use bytes::BytesMut;
+use tokio_postgres::types::{Format, FromSql, IsNull, Kind, ToSql, Type};
 
 mod ecosystem;
 
@@ -141,6 +144,48 @@ fn placeholder_array(name: &str) -> Type {
         Kind::Array(placeholder(name)),
         schema.to_owned(),
     )
+}
+
+/// A parameter encoded for a domain's base type. The server describes a parameter it typed from
+/// a domain column (an insert into a `CREATE DOMAIN email AS citext` column) as the domain,
+/// which the value's `ToSql` does not know; the server receives a domain's values in its base
+/// type's format and checks the domain's constraints itself.
+#[derive(Debug)]
+pub(crate) struct DomainAsBase<'a>(pub(crate) &'a (dyn ToSql + Sync));
+
+/// `ty` without its domains.
+fn base_of(ty: &Type) -> &Type {
+    match ty.kind() {
+        Kind::Domain(base) => base_of(base),
+        _ => ty,
+    }
+}
+
+impl ToSql for DomainAsBase<'_> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        self.0.to_sql_checked(base_of(ty), out)
+    }
+
+    /// Checked with the base type in [`ToSql::to_sql_checked`].
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    fn to_sql_checked(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn StdError + Sync + Send>> {
+        self.0.to_sql_checked(base_of(ty), out)
+    }
+
+    fn encode_format(&self, ty: &Type) -> Format {
+        self.0.encode_format(base_of(ty))
+    }
 }
 
 /// A Rust type that is stored in one PostgreSQL column.

@@ -281,3 +281,83 @@ async fn a_citext_column_bound_as_text_is_case_sensitive() {
         "bound as text, the lookup is case-sensitive"
     );
 }
+
+/// Domains: over `citext`, named by its base (`sql_type = "citext"`), and over `text`, read and
+/// written as the base type. The server types an insert's parameter as the domain and checks the
+/// domain's constraint.
+#[derive(Debug, Clone, PartialEq, Entity)]
+#[pgrepo(table = "contacts")]
+pub struct Contact {
+    #[pgrepo(id, generated)]
+    pub id: i64,
+    #[pgrepo(unique, sql_type = "citext")]
+    pub email: String,
+    #[pgrepo(lookup)]
+    pub handle: String,
+}
+
+async fn domains(mode: StatementMode) {
+    let t = fresh_types("types_domains", mode).await;
+    t.db.batch_execute(
+        "CREATE DOMAIN email AS citext CHECK (VALUE LIKE '%@%'); \
+         CREATE DOMAIN handle AS text CHECK (VALUE <> ''); \
+         CREATE TABLE contacts (id BIGSERIAL PRIMARY KEY, email email NOT NULL UNIQUE, \
+             handle handle NOT NULL)",
+    )
+    .await
+    .unwrap();
+    t.db.verify::<Contact>()
+        .await
+        .expect("the entity matches its table");
+    let contacts = t.db.repo::<Contact>();
+    let ada = contacts
+        .insert(&NewContact {
+            email: "Ada@Example.com".into(),
+            handle: "ada".into(),
+        })
+        .await
+        .unwrap();
+    let found = contacts
+        .find_one_by(Contact::EMAIL, "ada@example.com".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(found, Some(ada.clone()));
+    let by_handle = contacts
+        .find_by(Contact::HANDLE, "ada".to_owned())
+        .await
+        .unwrap();
+    assert_eq!(by_handle, [ada]);
+    let many = contacts
+        .insert_many(&[
+            NewContact {
+                email: "b@example.com".into(),
+                handle: "b".into(),
+            },
+            NewContact {
+                email: "c@example.com".into(),
+                handle: "c".into(),
+            },
+        ])
+        .await
+        .unwrap();
+    assert_eq!(many.len(), 2);
+    // The domain's constraint holds for values bound as its base type.
+    let err = contacts
+        .insert(&NewContact {
+            email: "not an address".into(),
+            handle: "x".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("23514"), "{err}");
+}
+
+#[tokio::test]
+async fn domain_columns_bind_as_their_base_with_prepared_statements() {
+    domains(StatementMode::Prepared).await;
+}
+
+#[tokio::test]
+async fn domain_columns_bind_as_their_base_with_unnamed_statements() {
+    domains(StatementMode::Unnamed).await;
+}
