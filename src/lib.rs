@@ -46,6 +46,21 @@
 //! | schema-change safety | statements invalidated by `ALTER TABLE` are re-prepared, not failed | (automatic) |
 //! | typed errors | unique / foreign-key violations, pool and connect timeouts, aborted transactions, not found; causes kept | [`Error`] |
 //! | test kit (feature `testkit`) | a throwaway PostgreSQL from the system's binaries | `testkit` |
+//! | truthful types | built-in types declared by OID; enums, domains, `citext`, `vector` typed by the server from the column (no cast, the column's operators and index); arrays (`Vec<T>`), also in `insert_many`; a field bound as `text` on an enum or `citext` column reported by `verify` | [`SqlType`], [`ParamType`], `#[derive(PgEnum)]`, `#[pgrepo(sql_type = "...")]` |
+//!
+//! Cargo features (the types are the crates' own codecs; pgrepo only declares them):
+//!
+//! | feature | default | adds |
+//! | --- | --- | --- |
+//! | `uuid` | yes | `uuid::Uuid` (`uuid`) |
+//! | `json` | yes | `serde_json::Value`, [`Json<T>`] (`jsonb`) |
+//! | `time` | yes | `time` dates and times |
+//! | `chrono` | | `chrono` dates and times |
+//! | `decimal` | | `rust_decimal::Decimal` (`numeric`) |
+//! | `cidr` | | `cidr::IpInet` (`inet`), `cidr::IpCidr` (`cidr`); `std::net::IpAddr` (`inet`) needs no feature |
+//! | `interval` | | `pg_interval::Interval` (`interval`) |
+//! | `pgvector` | | `pgvector::Vector` (`vector`), `pgvector::SparseVector` (`sparsevec`) |
+//! | `testkit` | | [`testkit`]: throwaway PostgreSQL servers |
 //!
 //! How a call travels through the library: `ARCHITECTURE.md` at the repository's root.
 //!

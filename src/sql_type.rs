@@ -236,6 +236,60 @@ impl ToSql for DomainAsBase<'_> {
 /// ```
 ///
 /// A field of a built-in Rust type on such a column says so with `#[pgrepo(sql_type = "citext")]`.
+///
+/// # Newtypes
+///
+/// A newtype delegates all three traits to the type it wraps, so it is stored exactly as that
+/// type (here `citext`, typed from the column like the field of `sql_type = "citext"`):
+///
+/// ```
+/// use bytes::BytesMut;
+/// use pgrepo::tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
+/// use pgrepo::{ParamType, SqlType};
+///
+/// type BoxError = Box<dyn std::error::Error + Sync + Send>;
+///
+/// #[derive(Debug, Clone, PartialEq, Eq)]
+/// pub struct Email(pub String);
+///
+/// impl ToSql for Email {
+///     fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+///         self.0.to_sql(ty, out)
+///     }
+///     fn accepts(ty: &Type) -> bool {
+///         <String as ToSql>::accepts(ty)
+///     }
+///     to_sql_checked!();
+/// }
+///
+/// impl<'a> FromSql<'a> for Email {
+///     fn from_sql(ty: &Type, raw: &'a [u8]) -> Result<Self, BoxError> {
+///         String::from_sql(ty, raw).map(Email)
+///     }
+///     fn accepts(ty: &Type) -> bool {
+///         <String as FromSql>::accepts(ty)
+///     }
+/// }
+///
+/// impl SqlType for Email {
+///     // `<String as SqlType>::PARAM_TYPE` for a `text` column.
+///     const PARAM_TYPE: ParamType = ParamType::from_column("citext");
+///     type NonNull = Self;
+/// }
+///
+/// #[derive(pgrepo::Entity)]
+/// #[pgrepo(table = "members")]
+/// struct Member {
+///     #[pgrepo(id, generated)]
+///     id: i64,
+///     #[pgrepo(unique)]
+///     email: Email,
+/// }
+/// # let _: pgrepo::Lookup<Member, Email> = Member::EMAIL;
+/// ```
+///
+/// (`postgres-types`' own derive, `#[derive(ToSql, FromSql)] #[postgres(transparent)]`,
+/// writes the first two impls.)
 pub trait SqlType: ToSql + for<'a> FromSql<'a> + Send + Sync {
     /// The built-in type parameters of this field are bound as. Left at its default
     /// (`Type::UNKNOWN`, "none") by types whose parameters are resolved from the column,

@@ -74,10 +74,11 @@ mod sort_key;
 /// ```
 ///
 /// A field's type is one of the types `pgrepo::SqlType` is implemented for (`bool`, `i16`,
-/// `i32`, `i64`, `f32`, `f64`, `String`, `Vec<u8>`, and with the crate's features `uuid::Uuid`,
-/// `serde_json::Value`, `pgrepo::Json<T>`, `time` and `chrono` dates and times), a
-/// `#[derive(TextEnum)]` enum, your own `SqlType` type, or an `Option` of one of them (a
-/// nullable column).
+/// `i32`, `i64`, `f32`, `f64`, `String`, `Vec<u8>`, `std::net::IpAddr`, and with the crate's
+/// features `uuid::Uuid`, `serde_json::Value`, `pgrepo::Json<T>`, `time` and `chrono` dates and
+/// times, `rust_decimal::Decimal`, `cidr` types, `pg_interval::Interval`, `pgvector::Vector`),
+/// a `#[derive(TextEnum)]` or `#[derive(PgEnum)]` enum, your own `SqlType` type, a `Vec` of one
+/// of them (an array column), or an `Option` of one of them (a nullable column).
 ///
 /// Attributes go in `#[pgrepo(...)]`, keys separated by commas, on the struct or on a field;
 /// one key may be spread over several `#[pgrepo(...)]` attributes, but each key (other than
@@ -153,6 +154,33 @@ mod sort_key;
 /// | `unique` | a lookup by a unique column (single-row reads), and the upsert conflict target |
 /// | `belongs_to = Parent` | a foreign key to `Parent`'s primary key: a lookup, and a relation constant |
 /// | `relation = "name"` | the name of a `belongs_to` field's relation constant |
+/// | `sql_type = "citext"` | the column's type when the database defines it (`citext`, an enum, a domain, an extension's type; `schema.name` allowed; for an array field the element type, `citext` or `citext[]`): parameters are then typed by the server from the column |
+///
+/// ## `sql_type`
+///
+/// Parameters of a `String` field are declared `text`. On a `citext` column that makes lookups
+/// compare as `text`, case-sensitively; `sql_type = "citext"` leaves the parameter's type to the
+/// server, which takes the column's, so `find_one_by(User::EMAIL, "ada@example.com")` finds
+/// `Ada@Example.com` and the column's index is used. The field's Rust type must accept the
+/// named type (a `String` accepts `citext`; a domain is encoded as its base type).
+/// `Db::verify` reports a `String` on a `citext` column without it, and a `TextEnum` on an
+/// enum column.
+///
+/// ```rust
+/// # use pgrepo::Entity;
+/// #[derive(Entity)]
+/// #[pgrepo(table = "members")]
+/// struct Member {
+///     #[pgrepo(id, generated)]
+///     id: i64,
+///     #[pgrepo(unique, sql_type = "citext")]
+///     email: String,
+///     #[pgrepo(sql_type = "citext[]")]
+///     aliases: Vec<String>,
+/// }
+///
+/// assert_eq!(Member::columns()[1].param_type, pgrepo::ParamType::from_column("citext"));
+/// ```
 ///
 /// ## `id` and `generated`
 ///
