@@ -48,14 +48,22 @@ impl DbBuilder {
         self
     }
 
-    /// The key every listing of this `Db` (and of its transactions) signs its cursors with
-    /// (HMAC-SHA256), so clients can neither forge a cursor nor alter one. Use a random key of
-    /// 32 bytes or more, the same on every instance that serves the same clients. A listing's
-    /// own [`Listing::secret`](crate::Listing::secret) takes precedence. Without either, cursors
-    /// are signed with a key built into pgrepo: alterations are detected, forgeries are not
-    /// prevented.
+    /// The secret every listing of this `Db` (and of its transactions) encrypts its cursors
+    /// with, so that clients can neither read the sort values in a cursor nor alter or forge
+    /// one (XChaCha20-Poly1305, under a key derived from the secret with HMAC-SHA256). Use a
+    /// random secret of 32 bytes or more, the same on every instance that serves the same
+    /// clients. A listing's own [`Listing::secret`](crate::Listing::secret) takes precedence.
+    ///
+    /// **Set it.** Without a secret (here or on the listing), cursors are only signed, with a
+    /// key built into pgrepo: their sort values are readable base64 (a customer's email, when
+    /// listing by email, ends up in URLs and logs), and anyone who reads pgrepo's source can
+    /// forge one. pgrepo warns (`tracing`) the first time it issues such a cursor.
+    ///
+    /// Cursors issued without a secret are refused by listings with one, and the other way
+    /// round (`Error::InvalidCursor` says so): setting a secret on a running service sends
+    /// clients that are mid-walk back to the first page, once.
     pub fn cursor_secret(mut self, secret: impl Into<Arc<[u8]>>) -> Self {
-        self.settings.cursor_secret = Some(secret.into());
+        self.settings.cursor_secret = Some(crate::listing::cursor::CursorKey::new(secret.into()));
         self
     }
 
@@ -230,7 +238,10 @@ impl Db {
     /// ```
     ///
     /// # Errors
-    /// The body's error (after rollback), or the error of `BEGIN`/`COMMIT`.
+    /// The body's error (after rollback), or the error of `BEGIN`/`COMMIT`, as
+    /// [`Tx::commit`]: in particular [`Error::CommitOutcomeUnknown`] when the connection
+    /// failed while committing, and the transaction may or may not have committed (reconcile
+    /// before running it again).
     pub async fn transaction<R, F>(&self, body: F) -> Result<R>
     where
         F: AsyncFnOnce(&Tx) -> Result<R>,

@@ -8,9 +8,8 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::Row;
 
-use crate::error::Error;
+use crate::row::{FromRow, SelectList};
 use crate::sql::EntityStatements;
 use crate::sql_type::{ParamType, SqlType};
 
@@ -122,7 +121,8 @@ pub trait Entity: FromRow + Sized + Send + Sync + Unpin + 'static {
     /// The schema, when declared (otherwise the connection's `search_path` decides).
     const SCHEMA: Option<&'static str>;
 
-    /// Every column, in declaration order; rows are decoded by this position.
+    /// Every column, in declaration order: the order in which the library's own statements
+    /// select them, and decode them by position.
     fn columns() -> &'static [ColumnDef];
     /// Index of the primary key in [`Entity::columns`].
     fn primary_key() -> usize;
@@ -142,6 +142,17 @@ pub trait Entity: FromRow + Sized + Send + Sync + Unpin + 'static {
     /// The entity's SQL, built once per process.
     #[doc(hidden)]
     fn statements() -> &'static EntityStatements;
+
+    /// Every column of the entity for a hand-written query, qualified by the table alias
+    /// `alias` and labelled `alias.column`: `"u"."id" AS "u.id", "u"."email" AS "u.email", …`.
+    ///
+    /// Select each entity of a join this way and decode the rows into a tuple with
+    /// [`Executor::query_as`](crate::Executor::query_as): each entity takes the columns
+    /// labelled with one alias, in order, by name (see [`SelectList`]). `alias` is quoted:
+    /// give it as the server knows it (lower case unless it was quoted in the query).
+    fn select_list(alias: &str) -> SelectList<'_, Self> {
+        SelectList::new(alias)
+    }
 }
 
 /// The values for one `INSERT`: implemented for the `New…` struct `#[derive(Entity)]` generates.
@@ -225,69 +236,6 @@ pub trait Insertable: Send + Sync {
     note = "mark a unique column with `#[pgrepo(unique)]`, or make the primary key not `generated`"
 )]
 pub trait Upsertable: Entity {}
-
-/// Decodes a value from consecutive columns of a row, by position.
-///
-/// Implemented for every entity (`#[derive(Entity)]`), for `Option<E>` (absent when the
-/// entity's primary key column is NULL, as after a `LEFT JOIN`) and for tuples, so a join
-/// `SELECT u.*, p.* …` decodes as `(User, Option<Post>)`.
-pub trait FromRow: Sized {
-    /// How many columns one value spans.
-    const COLUMN_COUNT: usize;
-    /// Decodes the value starting at column `offset`.
-    ///
-    /// # Errors
-    /// [`Error::Decode`] when a column's database type does not fit the field.
-    fn from_row_at(row: &Row, offset: usize) -> Result<Self, Error>;
-
-    /// Decodes a whole row.
-    ///
-    /// # Errors
-    /// [`Error::Decode`] when a column's database type does not fit the field.
-    fn from_row(row: &Row) -> Result<Self, Error> {
-        Self::from_row_at(row, 0)
-    }
-}
-
-impl<E: Entity> FromRow for Option<E> {
-    const COLUMN_COUNT: usize = E::COLUMN_COUNT;
-
-    fn from_row_at(row: &Row, offset: usize) -> Result<Self, Error> {
-        let pk = offset + E::primary_key();
-        let present = row
-            .try_get::<_, Option<crate::__private::AnyValue>>(pk)
-            .map_err(|e| {
-                crate::__private::decode_error(E::TABLE, &E::columns()[E::primary_key()], e)
-            })?
-            .is_some();
-        if present {
-            E::from_row_at(row, offset).map(Some)
-        } else {
-            Ok(None)
-        }
-    }
-}
-
-macro_rules! tuple_from_row {
-    ($($name:ident)+) => {
-        impl<$($name: FromRow),+> FromRow for ($($name,)+) {
-            const COLUMN_COUNT: usize = 0 $(+ $name::COLUMN_COUNT)+;
-
-            #[allow(unused_assignments)]
-            fn from_row_at(row: &Row, offset: usize) -> Result<Self, Error> {
-                let mut at = offset;
-                Ok(($({
-                    let value = $name::from_row_at(row, at)?;
-                    at += $name::COLUMN_COUNT;
-                    value
-                },)+))
-            }
-        }
-    };
-}
-tuple_from_row!(A B);
-tuple_from_row!(A B C);
-tuple_from_row!(A B C D);
 
 /// A typed lookup by a declared column: `User::EMAIL` is a `Lookup<User, String>`.
 ///

@@ -1,13 +1,23 @@
 //! The one error type of pgrepo.
 //!
 //! Every failure names what it concerns (table, statement, column, pool state) and keeps the
-//! driver's error reachable through [`std::error::Error::source`] and [`Error::code`].
+//! driver's error reachable through [`std::error::Error::source`] and [`Error::code`]; the
+//! message of every variant that keeps a server error carries the server's message and
+//! SQLSTATE (`text`). Which variant a driver error becomes is decided in `classify`, also for
+//! the `COMMIT` of a transaction, whose outcome may be unknown.
 
-use std::fmt;
 use std::sync::Arc;
 
-use deadpool_postgres::PoolError;
+use deadpool_postgres::{HookError, PoolError};
 use tokio_postgres::error::{DbError, SqlState};
+
+mod classify;
+#[cfg(test)]
+mod tests;
+mod text;
+
+pub(crate) use classify::answered_by_server;
+use text::{connect_timeout, describe, detail_suffix, pool_refusal};
 
 /// What went wrong, with enough context to act on it.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +35,11 @@ pub enum Error {
 
     /// A unique constraint rejected the write.
     #[non_exhaustive]
-    #[error("`{statement}` on `{table}` violates unique constraint `{constraint}`{}", detail_suffix(.detail))]
+    #[error(
+        "`{statement}` on `{table}` violates unique constraint `{constraint}`{}: {}",
+        detail_suffix(.detail),
+        describe(.source)
+    )]
     UniqueViolation {
         /// The table written.
         table: &'static str,
@@ -42,7 +56,11 @@ pub enum Error {
 
     /// A foreign-key constraint rejected the write.
     #[non_exhaustive]
-    #[error("`{statement}` on `{table}` violates foreign key `{constraint}`{}", detail_suffix(.detail))]
+    #[error(
+        "`{statement}` on `{table}` violates foreign key `{constraint}`{}: {}",
+        detail_suffix(.detail),
+        describe(.source)
+    )]
     ForeignKeyViolation {
         /// The table written.
         table: &'static str,
@@ -76,7 +94,7 @@ pub enum Error {
 
     /// The pool could not open a new connection.
     #[non_exhaustive]
-    #[error("could not connect to PostgreSQL: {source}")]
+    #[error("could not connect to PostgreSQL: {}", describe(.source))]
     Connect {
         /// The driver's error.
         #[source]
@@ -122,7 +140,7 @@ pub enum Error {
     /// The connection string given to [`Db::connect`](crate::Db::connect) or
     /// [`Db::builder`](crate::Db::builder) does not parse.
     #[non_exhaustive]
-    #[error("invalid connection string: {source}")]
+    #[error("cannot use the connection string: {}", describe(.source))]
     InvalidUrl {
         /// The driver's error.
         #[source]
@@ -138,7 +156,8 @@ pub enum Error {
     #[non_exhaustive]
     #[error(
         "`{statement}` on `{table}`: the table changed while a transaction was using it; \
-         the transaction was aborted, retry it"
+         the transaction was aborted, retry it: {}",
+        describe(.source)
     )]
     SchemaChanged {
         /// The table.
@@ -152,7 +171,10 @@ pub enum Error {
 
     /// A column's value could not be decoded into its field.
     #[non_exhaustive]
-    #[error("cannot decode `{table}`.`{column}` into field of type `{rust_type}`: {}", cause(.source))]
+    #[error(
+        "cannot decode `{table}`.`{column}` into field of type `{rust_type}`: {}",
+        describe(.source)
+    )]
     Decode {
         /// The table (or query) the row came from.
         table: &'static str,
@@ -165,16 +187,43 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
-    /// A hand-written query's result columns do not match what the target type decodes.
+    /// The columns a hand-written query returns do not match the type its rows decode into
+    /// ([`Executor::query_as`](crate::Executor::query_as)): found before any row is decoded
+    /// (and, for a prepared statement, before it runs). The message says how to fix the query:
+    /// alias a column with `AS`, select exactly the listed columns, or select each entity of a
+    /// tuple with [`Entity::select_list`](crate::Entity::select_list).
     #[non_exhaustive]
-    #[error("query for `{target}` returns {found}, but `{target}` decodes {expected}")]
+    #[error("{}", crate::row::resolve::describe_mismatch(.target, .missing, .extra, .duplicate, .unlabelled))]
     ColumnMismatch {
-        /// The type rows are decoded into.
+        /// The type rows are decoded into (`std::any::type_name`).
         target: &'static str,
-        /// What the type expects.
-        expected: String,
-        /// What the query returns.
-        found: String,
+        /// Columns the type reads that the query does not return (`alias.column` inside a
+        /// tuple; `#n (Type)` for the n-th column of a scalar).
+        missing: Vec<String>,
+        /// Columns the query returns that the type does not read.
+        extra: Vec<String>,
+        /// Columns the type reads that the query returns more than once: which one is meant is
+        /// ambiguous, so neither is taken.
+        duplicate: Vec<String>,
+        /// Entities of a tuple that found no columns labelled `alias.column` at their place
+        /// (selected with `SELECT u.*, …` rather than `Entity::select_list`).
+        unlabelled: Vec<&'static str>,
+    },
+
+    /// A column of a hand-written query has a database type the Rust type reading it cannot
+    /// decode ([`Executor::query_as`](crate::Executor::query_as)): found before any row is
+    /// decoded.
+    #[non_exhaustive]
+    #[error("{}", crate::row::resolve::describe_wrong_type(.target, .column, .pg_type, .rust_type))]
+    ColumnType {
+        /// The type rows are decoded into (`std::any::type_name`).
+        target: &'static str,
+        /// The column, as the query labels it.
+        column: String,
+        /// The column's database type.
+        pg_type: String,
+        /// The Rust type of the field or scalar reading it.
+        rust_type: &'static str,
     },
 
     /// A page cursor was malformed (longer than [`MAX_CURSOR_LEN`](crate::MAX_CURSOR_LEN), not
@@ -276,6 +325,42 @@ pub enum Error {
         column: &'static str,
     },
 
+    /// The transaction's connection closed before its `COMMIT` could be sent (the server
+    /// terminated it, the network failed): the server never received `COMMIT` and rolls the
+    /// transaction back, so nothing of it was committed and retrying it is safe. `source` is
+    /// the driver's "connection closed"; the error that closed the connection was reported to
+    /// the statement that met it, if any.
+    #[non_exhaustive]
+    #[error(
+        "the transaction's connection closed before COMMIT was sent: nothing of the \
+         transaction was committed ({})",
+        describe(.source)
+    )]
+    TransactionLost {
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// `COMMIT` was sent, but the connection failed or closed before the server confirmed it
+    /// (an I/O error, a closed connection, or a server error that ends the session such as
+    /// 57P01 "terminating connection due to administrator command"): **the transaction may or
+    /// may not have committed**. Retrying it blindly may apply it twice; reconcile first, e.g.
+    /// re-read what it wrote or look up an idempotency key it stored, and retry only what is
+    /// missing. The connection is closed, never reused.
+    #[non_exhaustive]
+    #[error(
+        "the connection failed while committing: the transaction may or may not have \
+         committed; check whether its writes are there (re-read them, or look up an \
+         idempotency key it stored) before retrying it: {}",
+        describe(.source)
+    )]
+    CommitOutcomeUnknown {
+        /// The driver's error: the server's (SQLSTATE via [`Error::code`]) or the connection's.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
     /// Any other error the server or driver reported while running a statement.
     #[non_exhaustive]
     #[error("`{statement}` on `{table}` failed: {}", describe(.source))]
@@ -324,117 +409,30 @@ impl Error {
             | Error::ForeignKeyViolation { source, .. }
             | Error::SchemaChanged { source, .. }
             | Error::Query { source, .. }
-            | Error::Connect { source } => source.as_db_error(),
+            | Error::Connect { source }
+            | Error::TransactionLost { source }
+            | Error::CommitOutcomeUnknown { source } => source.as_db_error(),
+            Error::Pool {
+                source: PoolError::PostCreateHook(HookError::Backend(source)),
+            } => source.as_db_error(),
             _ => None,
         }
     }
 
     /// Whether the server saw this statement fail, which aborts the transaction it ran in.
     pub(crate) fn aborts_transaction(&self) -> bool {
-        self.as_db_error().is_some() || matches!(self, Error::SchemaChanged { .. })
+        match self {
+            Error::UniqueViolation { .. }
+            | Error::ForeignKeyViolation { .. }
+            | Error::SchemaChanged { .. } => true,
+            Error::Query { source, .. } => source.as_db_error().is_some(),
+            _ => false,
+        }
     }
 
     /// Whether this is [`Error::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self.root(), Error::NotFound { .. })
-    }
-
-    /// Classifies a driver error raised by a statement on `table`.
-    pub(crate) fn from_driver(
-        source: tokio_postgres::Error,
-        table: &'static str,
-        statement: &'static str,
-    ) -> Error {
-        let Some(db) = source.as_db_error() else {
-            return Error::Query {
-                table,
-                statement,
-                source,
-            };
-        };
-        let constraint = db.constraint().unwrap_or_default().to_owned();
-        let detail = db.detail().map(str::to_owned);
-        if *db.code() == SqlState::UNIQUE_VIOLATION {
-            Error::UniqueViolation {
-                table,
-                statement,
-                constraint,
-                detail,
-                source,
-            }
-        } else if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {
-            Error::ForeignKeyViolation {
-                table,
-                statement,
-                constraint,
-                detail,
-                source,
-            }
-        } else {
-            Error::Query {
-                table,
-                statement,
-                source,
-            }
-        }
-    }
-}
-
-fn detail_suffix(detail: &Option<String>) -> String {
-    detail
-        .as_ref()
-        .map(|d| format!(" ({d})"))
-        .unwrap_or_default()
-}
-
-/// The innermost message of a driver error (e.g. a `FromSql` failure), which the driver's own
-/// `Display` leaves out.
-fn cause(source: &tokio_postgres::Error) -> String {
-    match std::error::Error::source(source) {
-        Some(inner) => format!("{source}: {inner}"),
-        None => source.to_string(),
-    }
-}
-
-/// The server's message with its SQLSTATE, or the driver's message.
-fn describe(source: &tokio_postgres::Error) -> impl fmt::Display + '_ {
-    struct Describe<'a>(&'a tokio_postgres::Error);
-    impl fmt::Display for Describe<'_> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self.0.as_db_error() {
-                Some(db) => write!(f, "{} (SQLSTATE {})", db.message(), db.code().code()),
-                None => fmt::Display::fmt(self.0, f),
-            }
-        }
-    }
-    Describe(source)
-}
-
-fn connect_timeout(timeout_ms: u64, recycling: bool) -> String {
-    if recycling {
-        format!(
-            "timed out after {timeout_ms} ms checking a pooled connection before reusing it \
-             (connect timeout): the server does not answer"
-        )
-    } else {
-        format!(
-            "timed out after {timeout_ms} ms connecting to PostgreSQL (connect timeout): the \
-             server is unreachable or does not answer"
-        )
-    }
-}
-
-/// What the pool refused, in words (deadpool's own messages are terse).
-fn pool_refusal(source: &PoolError) -> String {
-    match source {
-        PoolError::Closed => "the pool is closed".to_owned(),
-        PoolError::NoRuntimeSpecified => "the pool has no runtime for its timeouts; build it \
-             with `.runtime(deadpool_postgres::Runtime::Tokio1)`"
-            .to_owned(),
-        PoolError::PostCreateHook(hook) => {
-            format!("the pool's post_create hook rejected a new connection: {hook}")
-        }
-        other => other.to_string(),
     }
 }
 

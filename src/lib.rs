@@ -35,16 +35,17 @@
 //! | --- | --- | --- |
 //! | one set of methods for every scope | `repo`, `loader`, `strict`, `query`, `query_as`, `execute`, `batch_execute` on a `Db`, a `Tx` or a `Strict` scope | [`Executor`], [`prelude`] |
 //! | prepared-statement repositories | CRUD, lookups, `insert_many` in one statement, upsert, typed raw SQL that says whether it reads | [`Repo`], [`Executor::query_as`], [`Sql`] |
+//! | hand-written SQL decoded by column name | entities (`SELECT *` in any column order), joins of entities, scalars and tuples; mismatches named before any row is decoded | [`Executor::query_as`], [`Entity::select_list`], [`FromRow`] |
 //! | inserts from your own types | a request body or borrowed view inserts without copying, fields checked at compile time | `#[derive(Insertable)]`, [`Insertable`] |
 //! | connection handling | autocommit statements keep their connection between statements and pipeline when the pool is saturated; transactions get their own | [`DbBuilder`], [`Db::status`] |
 //! | transactions | statements in one transaction, committed or rolled back as a whole; `BEGIN` pipelined with the first statement; isolation, read-only, a prelude; rolled back whatever future is dropped; an aborted one refuses to commit | [`Db::begin`], [`Db::transaction`], [`TxOptions`], [`Tx`] |
 //! | statement modes | prepared once per connection, or unnamed (nothing kept on the server) | [`StatementMode`], [`DbBuilder::statement_mode`] |
-//! | keyset pagination | pages after/before signed opaque cursors, same cost at any depth; equality filters; streaming export; index advice | [`Repo::list`], [`Listing`], [`DbBuilder::cursor_secret`] |
+//! | keyset pagination | pages after/before cursors (encrypted with a secret, only signed and readable without one), same cost at any depth; equality filters; streaming export; index advice | [`Repo::list`], [`Listing`], [`DbBuilder::cursor_secret`] |
 //! | batched loaders | concurrent `load(key)` calls become one `= ANY($1)` statement; relations load one statement per level | [`Loader`], [`LookupLoader`], [`Repo::grouped`] |
 //! | strict mode | a lookup by one key (`get`, `find_by` on a foreign key, …) run for more different keys than a limit in one scope is an N+1 error or warning; optionally any read | [`Strict`] |
 //! | schema verification | every mismatch between structs and tables at once | [`Db::verify`] |
 //! | schema-change safety | statements invalidated by `ALTER TABLE` are re-prepared, not failed | (automatic) |
-//! | typed errors | unique / foreign-key violations, pool and connect timeouts, aborted transactions, not found; causes kept | [`Error`] |
+//! | typed errors | unique / foreign-key violations, pool and connect timeouts, aborted transactions, commits of unknown outcome, not found; causes kept, server messages and SQLSTATE shown | [`Error`] |
 //! | test kit (feature `testkit`) | a throwaway PostgreSQL from the system's binaries | `testkit` |
 //! | truthful types | built-in types declared by OID; enums, domains, `citext`, `vector` typed by the server from the column (no cast, the column's operators and index); arrays (`Vec<T>`), also in `insert_many`; a field bound as `text` on an enum or `citext` column reported by `verify` | [`SqlType`], [`ParamType`], `#[derive(PgEnum)]`, `#[pgrepo(sql_type = "...")]` |
 //!
@@ -80,6 +81,7 @@ mod listing;
 mod loader;
 mod pool;
 mod repo;
+mod row;
 mod sql;
 mod sql_type;
 mod strict;
@@ -101,7 +103,7 @@ pub mod prelude {
 pub mod __private;
 
 pub use db::{Db, DbBuilder};
-pub use entity::{ColumnDef, Direction, Entity, FromRow, Insertable, Lookup, Upsertable};
+pub use entity::{ColumnDef, Direction, Entity, Insertable, Lookup, Upsertable};
 pub use error::{Error, Result};
 pub use exec::{Executor, Params, Settings, StatementMode};
 pub use listing::cursor::{Cursor, MAX_CURSOR_LEN};
@@ -113,6 +115,7 @@ pub use loader::{Loader, LoaderConfig, LookupLoader};
 pub use pool::PoolStatus;
 pub use repo::relation::BelongsTo;
 pub use repo::Repo;
+pub use row::{FromRow, SelectList};
 pub use sql::raw::Sql;
 pub use sql::{Access, Keyed, Shape, Statement};
 pub use sql_type::{ParamType, SqlType};

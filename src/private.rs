@@ -7,6 +7,7 @@ pub use bytes::BytesMut;
 pub use tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 pub use tokio_postgres::Row;
 
+pub use crate::row::Resolver;
 pub use crate::sql::EntityStatements;
 
 use crate::entity::ColumnDef;
@@ -25,6 +26,11 @@ pub fn param_type_named(name: &'static str, of_field: crate::ParamType) -> crate
         name,
         array: of_field.is_array(),
     }
+}
+
+/// Finds the columns of entity `E` among a hand-written query's result columns, by name.
+pub fn resolve_entity<E: crate::Entity>(columns: &mut Resolver<'_>) {
+    columns.entity(std::any::type_name::<E>(), E::columns());
 }
 
 /// Boxed error of `ToSql`/`FromSql`.

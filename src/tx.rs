@@ -8,8 +8,11 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::error::{Error, Result};
+use tokio_postgres::error::SqlState;
+
+use crate::error::{answered_by_server, Error, Result};
 use crate::exec::envelope::{Envelope, Prelude, Sent};
+use crate::exec::lease::TxFlags;
 use crate::exec::{Executor, Lease, Sealed, Settings};
 use crate::pool::Exclusive;
 use crate::sql::raw::Sql;
@@ -126,6 +129,9 @@ pub struct Tx {
     turn: tokio::sync::Mutex<()>,
     /// A statement failed on the server: the transaction is aborted and cannot commit.
     aborted: AtomicBool,
+    /// A statement's future was dropped before its outcome was known: it may have failed on
+    /// the server unseen, so `COMMIT` checks first that the transaction is not aborted.
+    unseen: AtomicBool,
     /// Savepoints opened so far, for their names.
     savepoints: AtomicUsize,
     settings: Settings,
@@ -136,6 +142,7 @@ impl fmt::Debug for Tx {
         f.debug_struct("Tx")
             .field("begun", &self.conn.is_open())
             .field("aborted", &self.aborted.load(Ordering::Relaxed))
+            .field("unseen", &self.unseen.load(Ordering::Relaxed))
             .field("begin", &self.begin_sql)
             .finish()
     }
@@ -154,8 +161,17 @@ impl Tx {
             begin_sql: options.begin_sql(),
             turn: tokio::sync::Mutex::new(()),
             aborted: AtomicBool::new(false),
+            unseen: AtomicBool::new(false),
             savepoints: AtomicUsize::new(0),
             settings,
+        }
+    }
+
+    /// What its statements' leases report back to.
+    fn flags(&self) -> TxFlags<'_> {
+        TxFlags {
+            aborted: &self.aborted,
+            unseen: &self.unseen,
         }
     }
 
@@ -224,52 +240,81 @@ impl Tx {
     /// Commits the transaction.
     ///
     /// # Errors
-    /// [`Error::TransactionAborted`] (after rolling back) when a statement of the transaction
-    /// failed on the server, which aborted it: nothing of it is committed. The server's error
-    /// if the commit fails (e.g. a deferred constraint, a serialization failure); the
-    /// transaction is then rolled back.
+    /// - [`Error::TransactionAborted`] when a statement of the transaction failed on the server,
+    ///   which aborted it: it is rolled back and nothing of it is committed. This holds also
+    ///   for a statement whose future was dropped before it finished: then `COMMIT` is
+    ///   preceded by a check, in the same round trip, that the transaction is not aborted
+    ///   (the server would answer a bare `COMMIT` of an aborted transaction with a rollback,
+    ///   and no error).
+    /// - The server's error when it rejects the commit (e.g. a deferred constraint
+    ///   ([`Error::UniqueViolation`], [`Error::ForeignKeyViolation`]), a serialization failure
+    ///   (SQLSTATE 40001)): nothing of it is committed.
+    /// - [`Error::TransactionLost`] when the connection had closed before `COMMIT` could be
+    ///   sent: nothing of it is committed.
+    /// - [`Error::CommitOutcomeUnknown`] when the connection failed after `COMMIT` was sent
+    ///   and before the server confirmed it: **it may or may not have committed**; reconcile
+    ///   before retrying.
+    ///
+    /// When the server answered, the connection is reused; when it failed, it is closed.
     pub async fn commit(self) -> Result<()> {
         if !self.conn.is_open() {
             return Ok(()); // no statement ran: nothing to commit
         }
         if self.aborted.load(Ordering::Acquire) {
-            self.finish("ROLLBACK", "commit").await?;
+            // Nothing of it commits, whether or not the rollback gets through (a connection
+            // that fails it is closed, and its server ends the transaction).
+            let _ = self.finish("ROLLBACK").await;
             return Err(Error::TransactionAborted);
         }
-        self.finish("COMMIT", "commit").await
+        // In an aborted transaction the server answers `COMMIT` with a rollback and no error.
+        // When a statement may have failed unseen, a statement goes first: in an aborted
+        // transaction it fails (25P02) and the rest of the text, `COMMIT`, is skipped.
+        let sql = if self.unseen.load(Ordering::Acquire) {
+            "SELECT 1; COMMIT"
+        } else {
+            "COMMIT"
+        };
+        let closed_before = self.conn.client().is_closed();
+        match self.finish(sql).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {
+                let _ = self.finish("ROLLBACK").await;
+                Err(Error::TransactionAborted)
+            }
+            Err(e) => Err(Error::from_commit(e, closed_before, TX_TABLE)),
+        }
     }
 
     /// Rolls the transaction back.
     ///
     /// # Errors
-    /// A driver error if the connection broke; it is then closed, not reused.
+    /// A driver error if the connection broke; it is then closed, not reused. Nothing of the
+    /// transaction is committed either way.
     pub async fn rollback(self) -> Result<()> {
         if !self.conn.is_open() {
             return Ok(());
         }
-        self.finish("ROLLBACK", "rollback").await
+        self.finish("ROLLBACK")
+            .await
+            .map_err(|e| Error::from_driver(e, TX_TABLE, "rollback"))
     }
 
     /// Ends the transaction with `sql`. Dropped before the answer, `self` drops with the
     /// connection still marked open: it is rolled back (after `sql`) or closed.
-    async fn finish(&self, sql: &str, label: &'static str) -> Result<()> {
-        match self.conn.client().batch_execute(sql).await {
-            Ok(()) => {
-                self.conn.mark_closed();
-                Ok(())
-            }
-            Err(e) => {
-                if e.as_db_error().is_some() {
-                    // The server answered: `COMMIT`/`ROLLBACK` ends the transaction block
-                    // even when it fails.
-                    self.conn.mark_closed();
-                } else {
-                    // The connection broke: its state is unknown, never hand it on.
-                    self.conn.mark_broken();
-                }
-                Err(Error::from_driver(e, TX_TABLE, label))
-            }
+    async fn finish(&self, sql: &str) -> std::result::Result<(), tokio_postgres::Error> {
+        let result = self.conn.client().batch_execute(sql).await;
+        match &result {
+            // The check before `COMMIT` found the transaction aborted: it is still open.
+            Err(e) if e.code() == Some(&SqlState::IN_FAILED_SQL_TRANSACTION) => {}
+            // The server answered: `COMMIT`/`ROLLBACK` ends the transaction block even when it
+            // fails with an ordinary error.
+            Ok(()) => self.conn.mark_closed(),
+            Err(e) if answered_by_server(e) => self.conn.mark_closed(),
+            // The connection closed or broke, or the server is ending the session: its state
+            // is unknown, never hand it on.
+            Err(_) => self.conn.mark_broken(),
         }
+        result
     }
 }
 
@@ -305,7 +350,7 @@ impl Executor for Tx {
             return Ok(Lease::transaction(
                 client,
                 Envelope::default(),
-                &self.aborted,
+                self.flags(),
             ));
         }
         let turn = self.turn.lock().await;
@@ -313,7 +358,7 @@ impl Executor for Tx {
             return Ok(Lease::transaction(
                 client,
                 Envelope::default(),
-                &self.aborted,
+                self.flags(),
             ));
         }
         // The first statement: it carries `BEGIN`, and holds the turn until that is sent.
@@ -327,6 +372,6 @@ impl Executor for Tx {
             }),
             postlude: None,
         };
-        Ok(Lease::transaction(client, envelope, &self.aborted))
+        Ok(Lease::transaction(client, envelope, self.flags()))
     }
 }

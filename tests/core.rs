@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use pgrepo::{Db, Error, Mismatch};
+use pgrepo::{Db, Entity, Error, Mismatch};
 
 use crate::common::*;
 
@@ -434,16 +434,12 @@ async fn hand_written_sql_maps_rows_through_the_derive() {
             })
             .await
             .unwrap();
-    let rows: Vec<(User, Option<Post>)> = t
-        .db
-        .query_as(
-            "SELECT u.id, u.email, u.name, u.hair_color, u.status, u.score, u.profile, u.created_at, \
-                    p.id, p.user_id, p.title, p.body \
-             FROM users u LEFT JOIN posts p ON p.user_id = u.id ORDER BY u.id",
-            &[],
-        )
-        .await
-        .unwrap();
+    let sql = format!(
+        "SELECT {}, {} FROM users u LEFT JOIN posts p ON p.user_id = u.id ORDER BY u.id",
+        User::select_list("u"),
+        Post::select_list("p"),
+    );
+    let rows: Vec<(User, Option<Post>)> = t.db.query_as(&sql, &[]).await.unwrap();
     assert_eq!(rows, vec![(a.clone(), Some(post)), (b, None)]);
 
     let err =
@@ -451,7 +447,7 @@ async fn hand_written_sql_maps_rows_through_the_derive() {
             .await
             .unwrap_err();
     assert!(matches!(err, Error::ColumnMismatch { .. }), "{err}");
-    assert!(err.to_string().contains("id, email"), "{err}");
+    assert!(err.to_string().contains("missing `name`"), "{err}");
     let one: Vec<User> =
         t.db.query_as("SELECT * FROM users WHERE id = $1", &[&a.id])
             .await

@@ -83,8 +83,9 @@ async fn seed(db: &Db) {
     .unwrap();
 }
 
-/// The key cursors are signed with when no secret is set, as written in src/listing/cursor.rs:
-/// public, which is why the values of a cursor are checked like any other input.
+/// The key cursors are signed with when no secret is set, as written in
+/// src/listing/cursor/signed.rs: public, which is why the values of a cursor are checked like any
+/// other input. (With a secret, cursors are encrypted: tests/cursor_secret.rs.)
 const BUILTIN_KEY: &[u8] = b"pgrepo cursor integrity key v1";
 
 /// A cursor carrying `values` for the listing `genuine` belongs to, signed with the built-in key,

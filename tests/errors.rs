@@ -127,6 +127,99 @@ async fn a_bad_url_keeps_the_parse_error() {
     let err = Db::builder("postgres://host:notaport/db").unwrap_err();
     assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
     assert!(std::error::Error::source(&err).is_some());
+    // What is wrong with it, not only that it is wrong.
+    assert!(err.to_string().contains("`port`"), "{err}");
+}
+
+#[tokio::test]
+async fn server_errors_read_with_the_servers_message_and_sqlstate() {
+    // A statement whose backend is terminated: the server's FATAL is its answer.
+    let t = fresh("terminated_text").await;
+    let admin = t.database.connect().await.unwrap();
+    let sleeper = "SELECT pg_sleep(30)";
+    let terminate = async {
+        for _ in 0..500 {
+            let row = admin
+                .query_opt(
+                    "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND query = $1 AND state = 'active'",
+                    &[&sleeper],
+                )
+                .await
+                .unwrap();
+            if row.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the statement never ran");
+    };
+    let (result, ()) = tokio::join!(t.db.query(sleeper, &[]), terminate);
+    let err = result.unwrap_err();
+    assert_eq!(err.code(), Some(&SqlState::ADMIN_SHUTDOWN), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("terminating connection due to administrator command (SQLSTATE 57P01)"),
+        "{err}"
+    );
+    // The pool serves on without the dead connection.
+    assert_eq!(t.db.repo::<User>().count().await.unwrap(), 0);
+
+    // A login the server refuses.
+    let cluster = TestCluster::shared().expect("test cluster");
+    let err = Db::connect(&cluster.url_for("no_such_database"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert_eq!(err.code(), Some(&SqlState::INVALID_CATALOG_NAME));
+    assert!(
+        err.to_string()
+            .contains("database \"no_such_database\" does not exist (SQLSTATE 3D000)"),
+        "{err}"
+    );
+
+    // No server at all: the I/O error, not only "error connecting to server".
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let err = Db::connect(&format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Connect { .. }), "{err:?}");
+    assert!(err.to_string().contains("Connection refused"), "{err}");
+
+    // A server error met by the pool's post_create hook.
+    let database = cluster.create_database("hook_backend").await.unwrap();
+    let manager = deadpool_postgres::Manager::new(
+        database.url().parse().unwrap(),
+        pgrepo::tokio_postgres::NoTls,
+    );
+    let pool = deadpool_postgres::Pool::builder(manager)
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(Duration::from_secs(2)))
+        .post_create(deadpool_postgres::Hook::async_fn(|client, _| {
+            Box::pin(async move {
+                client
+                    .batch_execute("SELECT 1 / 0")
+                    .await
+                    .map_err(HookError::Backend)
+            })
+        }))
+        .build()
+        .unwrap();
+    let err = Db::from_pool(pool)
+        .repo::<User>()
+        .count()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Pool { .. }), "{err:?}");
+    assert_eq!(err.code(), Some(&SqlState::DIVISION_BY_ZERO));
+    assert!(
+        err.to_string()
+            .contains("division by zero (SQLSTATE 22012)"),
+        "{err}"
+    );
 }
 
 /// Every result of `loads`, each a `Batch` error sharing one source.
@@ -185,6 +278,7 @@ async fn every_caller_of_a_failed_batch_matches_the_original_error() {
     for err in batch_errors(results) {
         assert_eq!(err.code(), Some(&SqlState::UNDEFINED_TABLE), "{err}");
         assert!(matches!(err.root(), Error::Query { .. }), "{err:?}");
+        assert!(err.to_string().contains("(SQLSTATE 42P01)"), "{err}");
     }
 }
 

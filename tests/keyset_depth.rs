@@ -254,3 +254,31 @@ async fn a_sort_column_the_table_lets_be_null_is_refused_before_paging() {
     }
     assert_eq!(seen, 30);
 }
+
+#[tokio::test]
+async fn the_server_keeps_one_plan_for_deep_pages_of_a_mixed_key() {
+    // One connection, so the prepared statements below are the listing's own.
+    let t = crate::common::fresh_with("keyset_plans", |b| b.max_size(1)).await;
+    seed(&t.db).await;
+    let listing = t.db.repo::<Score>().list().max_page_size(20_000);
+    let deep = cursor_at(&listing, 15_000).await;
+    for _ in 0..20 {
+        assert_eq!(listing.after(&deep, 50).await.unwrap().items.len(), 50);
+    }
+    let plans =
+        t.db.query(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements \
+             WHERE statement LIKE '%AS keyset_page%' AND statement NOT LIKE '%pg_prepared%'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(plans.len(), 1, "one statement for pages of 50");
+    let (generic, custom): (i64, i64) = (plans[0].get(0), plans[0].get(1));
+    // The server plans the first five executions for their values, then keeps a generic plan
+    // when it costs no more; a limit it cannot see would have it plan every page again.
+    assert!(
+        custom <= 5 && generic >= 15,
+        "generic plans {generic}, custom plans {custom}"
+    );
+}

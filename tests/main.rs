@@ -6,8 +6,11 @@ mod common;
 mod cancellation;
 #[cfg(feature = "chrono")]
 mod chrono_types;
+mod commit_outcome;
 mod core;
 mod cursor_abuse;
+mod cursor_secret;
+mod decode_by_name;
 #[cfg(any(
     feature = "decimal",
     feature = "cidr",

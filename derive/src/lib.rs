@@ -21,7 +21,9 @@ mod sort_key;
 
 /// Maps a struct to a table.
 ///
-/// Each named field is a column, in declaration order; rows are read back by that position.
+/// Each named field is a column, in declaration order: the library's own statements select
+/// them in that order and read rows back by position; hand-written SQL
+/// (`Executor::query_as`) is matched to the fields by column name.
 /// The derive implements `pgrepo::Entity` and `pgrepo::FromRow` for the struct (and
 /// `pgrepo::Upsertable` when the table has a conflict target), and generates beside it:
 ///

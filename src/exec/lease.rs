@@ -4,8 +4,9 @@
 //! - the shared lane of a [`Db`](crate::Db) (autocommit statements; see `pool`), returned when
 //!   the statement ends;
 //! - a transaction's own connection ([`Tx`](crate::Tx)), kept by the transaction, which hears
-//!   about server errors (they abort the transaction) and hands its `BEGIN` over as the
-//!   prelude of its first statement.
+//!   about server errors (they abort the transaction) and about statements whose outcome it
+//!   never heard (their future was dropped: they may have aborted it unseen), and hands its
+//!   `BEGIN` over as the prelude of its first statement.
 //!
 //! Replica routing adds the node a lane connection comes from; nothing else changes.
 
@@ -23,8 +24,20 @@ pub struct Lease<'a> {
     pub(crate) conn: Lent<'a>,
     pub(crate) envelope: Envelope<'a>,
     pub(crate) retry: Retry,
-    /// Set when a statement fails on the server: its transaction is aborted.
-    pub(crate) aborted: Option<&'a AtomicBool>,
+    /// What the transaction hears back, if the lease is a transaction's.
+    pub(crate) tx: Option<TxFlags<'a>>,
+    /// The statement's outcome was reported ([`Lease::outcome`]).
+    settled: bool,
+}
+
+/// A transaction's flags, set by its statements' leases.
+pub(crate) struct TxFlags<'a> {
+    /// Set when a statement fails on the server: the transaction is aborted.
+    pub(crate) aborted: &'a AtomicBool,
+    /// Set when a lease is dropped before its statement's outcome was reported (the
+    /// statement's future was dropped): the statement may have failed on the server, aborting
+    /// the transaction without `aborted` being set.
+    pub(crate) unseen: &'a AtomicBool,
 }
 
 impl std::fmt::Debug for Lease<'_> {
@@ -68,7 +81,8 @@ impl<'a> Lease<'a> {
             conn: Lent::Lane(conn),
             envelope: Envelope::default(),
             retry: Retry::OnSchemaChange,
-            aborted: None,
+            tx: None,
+            settled: false,
         }
     }
 
@@ -76,22 +90,32 @@ impl<'a> Lease<'a> {
     pub(crate) fn transaction(
         client: &'a ClientWrapper,
         envelope: Envelope<'a>,
-        aborted: &'a AtomicBool,
+        flags: TxFlags<'a>,
     ) -> Self {
         Lease {
             conn: Lent::Held(client),
             envelope,
             retry: Retry::Never,
-            aborted: Some(aborted),
+            tx: Some(flags),
+            settled: false,
         }
     }
 
     /// Tells the scope how the statement ended.
-    pub(crate) fn outcome<T>(&self, result: &Result<T, Error>) {
-        if let (Some(aborted), Err(error)) = (self.aborted, result) {
+    pub(crate) fn outcome<T>(&mut self, result: &Result<T, Error>) {
+        self.settled = true;
+        if let (Some(flags), Err(error)) = (&self.tx, result) {
             if error.aborts_transaction() {
-                aborted.store(true, Ordering::Release);
+                flags.aborted.store(true, Ordering::Release);
             }
+        }
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if let (Some(flags), false) = (&self.tx, self.settled) {
+            flags.unseen.store(true, Ordering::Release);
         }
     }
 }

@@ -24,14 +24,17 @@ use futures_util::future::BoxFuture;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use crate::entity::{Entity, FromRow};
+use crate::entity::Entity;
 use crate::error::Result;
 use crate::repo::Repo;
+use crate::row::resolve::Match;
+use crate::row::FromRow;
 use crate::sql::raw::Sql;
 use crate::sql::Statement;
 
 pub(crate) mod envelope;
 pub(crate) mod lease;
+mod query_as;
 pub(crate) mod run;
 mod settings;
 
@@ -39,6 +42,7 @@ pub use lease::Lease;
 pub(crate) use run::Conn;
 pub use settings::{Settings, StatementMode};
 
+use query_as::QueryAs;
 use run::{Batch, Execute, QueryMap};
 
 /// Parameters of one statement execution.
@@ -110,15 +114,7 @@ pub trait Executor: Sealed + Send + Sync {
         params: Params<'a>,
         decode: Decode<'a, T>,
     ) -> BoxFuture<'a, Result<Vec<T>>> {
-        Box::pin(run_in(
-            self,
-            statement,
-            QueryMap {
-                params,
-                decode,
-                expect_columns: None,
-            },
-        ))
+        Box::pin(run_in(self, statement, QueryMap { params, decode }))
     }
 
     /// Runs `statement` and returns its rows.
@@ -187,19 +183,44 @@ pub trait Executor: Sealed + Send + Sync {
             let attempt = QueryMap {
                 params,
                 decode: &run::keep,
-                expect_columns: None,
             };
             run_in(self, &statement, attempt).await
         }
     }
 
-    /// Runs hand-written SQL and decodes each row by position into `T` (an entity, a tuple of
-    /// entities, `Option<E>` for outer joins). The query's columns are checked against `T`
-    /// before a row is decoded.
+    /// Runs hand-written SQL and decodes each row into `T`, matching `T`'s fields to the
+    /// result's columns **by name**: an entity, `Option<E>` (for outer joins), a scalar
+    /// (`i64`, `String`, `Uuid`, …, or its `Option`), or a tuple of up to 8 of these.
+    ///
+    /// The columns are resolved once per call, before any row is decoded (and, for a prepared
+    /// statement, before it runs): an entity alone takes every column, by name; in a tuple,
+    /// each entity takes the columns labelled with one alias (select it with
+    /// [`Entity::select_list`]), in order, and each scalar the next column. `SELECT *` into an
+    /// entity whose fields are declared in another order than the table's columns decodes
+    /// correctly; a missing, extra or duplicated column is an error, never a shifted field.
+    ///
+    /// ```no_run
+    /// # use pgrepo::prelude::*;
+    /// # #[derive(Entity)] #[pgrepo(table = "users")] struct User { #[pgrepo(id)] id: i64, name: String }
+    /// # #[derive(Entity)] #[pgrepo(table = "posts")] struct Post { #[pgrepo(id)] id: i64, user_id: i64 }
+    /// # async fn demo(db: Db) -> pgrepo::Result<()> {
+    /// let users: Vec<User> = db.query_as(Sql::read("SELECT * FROM users"), &[]).await?;
+    /// let count: Vec<i64> = db.query_as(Sql::read("SELECT count(*) FROM users"), &[]).await?;
+    /// let sql = format!(
+    ///     "SELECT {}, {} FROM users u LEFT JOIN posts p ON p.user_id = u.id",
+    ///     User::select_list("u"),
+    ///     Post::select_list("p"),
+    /// );
+    /// let joined: Vec<(User, Option<Post>)> = db.query_as(Sql::read(&sql), &[]).await?;
+    /// # let _ = (users, count, joined); Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// [`Error::ColumnMismatch`](crate::Error::ColumnMismatch) when the query's columns do not
-    /// fit `T`; classified driver errors, pool errors.
+    /// [`Error::ColumnMismatch`](crate::Error::ColumnMismatch) naming the missing, extra or
+    /// duplicated columns; [`Error::ColumnType`](crate::Error::ColumnType) when a column's
+    /// database type does not fit; [`Error::Decode`](crate::Error::Decode) for a value that
+    /// does not (a NULL into a type that is not an `Option`); classified driver errors, pool
+    /// errors.
     fn query_as<'a, T: FromRow + Send + 'a>(
         &'a self,
         sql: impl Into<Sql<'a>>,
@@ -209,14 +230,29 @@ pub trait Executor: Sealed + Send + Sync {
         Self: Sized,
     {
         let statement = sql.into().statement("query_as");
-        async move {
-            let attempt = QueryMap {
-                params,
-                decode: &crate::repo::decode::<T>,
-                expect_columns: Some((T::COLUMN_COUNT, std::any::type_name::<T>())),
-            };
-            run_in(self, &statement, attempt).await
-        }
+        async move { run_in(self, &statement, QueryAs::<T>::new(params, Match::ByName)).await }
+    }
+
+    /// Runs hand-written SQL and decodes each row into `T` **by position**: `T`'s columns are
+    /// the result's, in order, whatever their names (`SELECT u.*, p.*` into `(User, Post)`,
+    /// when the tables' columns are in the order the structs declare them). The column count
+    /// and each column's type are checked once, before any row is decoded. Prefer
+    /// [`Executor::query_as`], which cannot shift a field when a table's column order changes.
+    ///
+    /// # Errors
+    /// [`Error::ColumnMismatch`](crate::Error::ColumnMismatch) when the count differs;
+    /// otherwise as [`Executor::query_as`].
+    fn query_as_positional<'a, T: FromRow + Send + 'a>(
+        &'a self,
+        sql: impl Into<Sql<'a>>,
+        params: Params<'a>,
+    ) -> impl Future<Output = Result<Vec<T>>> + Send + 'a
+    where
+        Self: Sized,
+    {
+        let statement = sql.into().statement("query_as");
+        let attempt = QueryAs::<T>::new(params, Match::ByPosition);
+        async move { run_in(self, &statement, attempt).await }
     }
 
     /// Runs a hand-written statement and returns the number of rows it affected.

@@ -143,7 +143,7 @@ fn typed_iter<'a>(
     params.iter().zip(types).map(|(p, t)| (*p as _, t.clone()))
 }
 
-async fn rows(
+pub(super) async fn rows(
     client: &ClientWrapper,
     statement: &Statement,
     params: Params<'_>,
@@ -164,27 +164,6 @@ async fn rows(
 pub(crate) struct QueryMap<'p, T> {
     pub(crate) params: Params<'p>,
     pub(crate) decode: Decode<'p, T>,
-    /// For hand-written SQL: the column count `decode` reads, and the type it decodes into,
-    /// checked against the statement's columns before a row is decoded.
-    pub(crate) expect_columns: Option<(usize, &'static str)>,
-}
-
-fn check_columns(
-    expect: Option<(usize, &'static str)>,
-    columns: &[tokio_postgres::Column],
-) -> std::result::Result<(), Failure> {
-    let Some((expected, target)) = expect else {
-        return Ok(());
-    };
-    if columns.len() == expected {
-        return Ok(());
-    }
-    let names: Vec<&str> = columns.iter().map(|c| c.name()).collect();
-    Err(Failure::Decode(Error::ColumnMismatch {
-        target,
-        expected: format!("{expected} columns"),
-        found: format!("{} columns ({})", names.len(), names.join(", ")),
-    }))
 }
 
 impl<T: Send> Attempt for QueryMap<'_, T> {
@@ -200,19 +179,10 @@ impl<T: Send> Attempt for QueryMap<'_, T> {
         statement: &'a Statement,
         sent: &'a Sent,
     ) -> std::result::Result<Vec<T>, Failure> {
-        if let Sent::Prepared(prepared) = sent {
-            // Before running it: a mismatch must not run a write.
-            check_columns(self.expect_columns, prepared.columns())?;
-        }
         let rows = rows(client, statement, self.params, sent).await?;
         let mut rows = pin!(rows);
         let mut out = Vec::new();
-        let mut checked = matches!(sent, Sent::Prepared(_));
         while let Some(row) = rows.try_next().await.map_err(Failure::Driver)? {
-            if !checked {
-                check_columns(self.expect_columns, row.columns())?;
-                checked = true;
-            }
             out.push((self.decode)(row).map_err(Failure::Decode)?);
         }
         Ok(out)

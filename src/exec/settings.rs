@@ -8,6 +8,8 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use crate::listing::cursor::CursorKey;
+
 /// How a statement reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -26,7 +28,8 @@ pub enum StatementMode {
 /// A scope's settings, cheap to clone into child scopes.
 #[derive(Clone, Default)]
 pub struct Settings {
-    pub(crate) cursor_secret: Option<Arc<[u8]>>,
+    /// The secret and the key derived from it, once per `Db`.
+    pub(crate) cursor_secret: Option<CursorKey>,
     pub(crate) statement_mode: StatementMode,
     pub(crate) checked_listings: CheckedListings,
 }
@@ -54,9 +57,9 @@ impl CheckedListings {
 }
 
 impl Settings {
-    /// The key listings sign their cursors with unless they set their own.
+    /// The secret listings encrypt their cursors with unless they set their own.
     pub fn cursor_secret(&self) -> Option<&Arc<[u8]>> {
-        self.cursor_secret.as_ref()
+        self.cursor_secret.as_ref().map(CursorKey::secret)
     }
 
     /// How statements reach the server.

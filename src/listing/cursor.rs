@@ -1,31 +1,45 @@
-//! Cursor tokens: the sort values of a boundary row, signed and made URL-safe.
+//! Cursor tokens: the sort values of a boundary row, sealed and made URL-safe.
 //!
-//! Layout before base64url (no padding): version (1 byte), listing fingerprint (8 bytes), value
-//! count (1 byte), each value as a big-endian `i32` length (-1 for NULL) and its bytes in the
-//! column type's binary format, then the first 16 bytes of an HMAC-SHA256 over all of it. The
-//! values go back to the server as typed parameters, never into SQL text.
+//! Both versions share a body: the listing's fingerprint (8 bytes), the value count (1 byte),
+//! each value as a big-endian `i32` length (-1 for NULL) and its bytes in the column type's
+//! binary format. The values go back to the server as typed parameters, never into SQL text.
+//!
+//! - Version 2 (`sealed`), for listings with a secret: the body encrypted and authenticated with
+//!   XChaCha20-Poly1305 under a key derived from the secret. Unreadable and unforgeable.
+//! - Version 1 (`signed`), for listings without one: the body in the clear with an HMAC-SHA256
+//!   tag under a key built into pgrepo. Readable by anyone who decodes the base64, and
+//!   forgeable by anyone who reads this source; the first one issued says so in a warning.
+//!
+//! A listing takes only the version it issues: with a secret, a version 1 token (issued without
+//! one, or by a pgrepo that only signed) is refused with a reason that says so, since accepting
+//! it would let readable, forgeable tokens in where the owner asked for sealed ones; without a
+//! secret, a version 2 token cannot be opened.
 //!
 //! A token is untrusted input, checked cheapest first and whole before any of it is used: its
-//! length ([`MAX_CURSOR_LEN`]) and alphabet before base64 decoding, then the signature, version,
-//! fingerprint and value count, then each value's length against what is left (nothing is
-//! allocated for a declared length that is not there) and its shape against its column's type
-//! (`value_check`), since with the built-in key a token can be forged.
+//! length ([`MAX_CURSOR_LEN`]) and alphabet before base64 decoding, then the version, the tag
+//! (in constant time), fingerprint and value count, then each value's length against what is
+//! left (nothing is allocated for a declared length that is not there) and its shape against
+//! its column's type (`value_check`), since a version 1 token can be forged.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use bytes::BytesMut;
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::{to_sql_checked, IsNull, ToSql, Type};
 
 use crate::entity::ColumnDef;
 use crate::error::{Error, Result};
 
+mod sealed;
+mod signed;
 mod value_check;
+
+pub(crate) use sealed::CursorKey;
 
 /// The longest cursor token, in bytes of token text, that a listing decodes; a longer one is an
 /// [`Error::InvalidCursor`] before it is decoded, and a page whose boundary row's sort values
@@ -35,17 +49,22 @@ mod value_check;
 /// kilobytes, far beyond any key worth an index (a B-tree entry is at most about 2.7 KB). It is
 /// also the request-line limit of common HTTP servers (nginx, Apache), so a token that travels
 /// in a URL never needs more; and it bounds the work an untrusted token costs (decoding, one
-/// HMAC) to some microseconds.
+/// HMAC or one decryption) to some microseconds. An encrypted token carries 24 bytes (a nonce)
+/// more than a signed one of the same values.
 pub const MAX_CURSOR_LEN: usize = 8 * 1024;
 
-const VERSION: u8 = 1;
-const MAC_LEN: usize = 16;
-/// Used when a listing has no secret: detects corruption and tampering by anyone who does not
-/// read this source; set [`DbBuilder::cursor_secret`](crate::DbBuilder::cursor_secret) or
-/// [`Listing::secret`](crate::Listing::secret) to prevent forging.
-const BUILTIN_KEY: &[u8] = b"pgrepo cursor integrity key v1";
+/// Fingerprint and value count: the part of a body every token has.
+const BODY_HEADER_LEN: usize = 8 + 1;
 
 /// An opaque, URL-safe position in a listing, handed to clients and taken back from them.
+///
+/// **Opaque only with a secret.** A listing with a secret
+/// ([`DbBuilder::cursor_secret`](crate::DbBuilder::cursor_secret) or
+/// [`Listing::secret`](crate::Listing::secret)) encrypts its tokens (XChaCha20-Poly1305): a
+/// client can neither read the sort values in one (a customer's email, when listing by email)
+/// nor alter or forge one. Without a secret a token is only *signed*, with a key built into
+/// pgrepo: its sort values are readable base64, and anyone who reads pgrepo's source can forge
+/// one (pgrepo checks every value against its column's type, and warns once per process).
 ///
 /// Serializes as a string; parse one from a request with `str::parse` or serde. Any text
 /// parses; a listing rejects a token longer than [`MAX_CURSOR_LEN`] before decoding it (bound
@@ -146,67 +165,114 @@ pub(crate) fn fingerprint(description: &[u8]) -> [u8; 8] {
     out
 }
 
-fn mac(secret: Option<&[u8]>, payload: &[u8]) -> Hmac<Sha256> {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.unwrap_or(BUILTIN_KEY))
-        .expect("HMAC accepts keys of any length");
-    mac.update(payload);
-    mac
-}
-
-/// The sort values of a row need a token longer than [`MAX_CURSOR_LEN`].
+/// Why a row's cursor cannot be issued.
 #[derive(Debug)]
-pub(crate) struct TooLargeForCursor {
-    /// The token's length.
-    len: usize,
-    /// The index of the largest value: the column to blame.
-    pub(crate) largest: usize,
+pub(crate) enum EncodeFailure {
+    /// The sort values need a token longer than [`MAX_CURSOR_LEN`].
+    TooLarge {
+        /// The token's length.
+        len: usize,
+        /// The index of the largest value: the column to blame.
+        largest: usize,
+    },
+    /// The operating system's random generator failed to give an encrypted token its nonce.
+    NoNonce(getrandom::Error),
 }
 
-impl fmt::Display for TooLargeForCursor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the sort values are too large for a cursor: its token would be {} bytes, at most \
-             {MAX_CURSOR_LEN} (`pgrepo::MAX_CURSOR_LEN`); page by a shorter sort key",
-            self.len
-        )
+impl EncodeFailure {
+    /// The index of the value to blame in the error.
+    pub(crate) fn value(&self) -> usize {
+        match self {
+            EncodeFailure::TooLarge { largest, .. } => *largest,
+            EncodeFailure::NoNonce(_) => 0,
+        }
     }
 }
 
-impl StdError for TooLargeForCursor {}
+impl fmt::Display for EncodeFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeFailure::TooLarge { len, .. } => write!(
+                f,
+                "the sort values are too large for a cursor: its token would be {len} bytes, at \
+                 most {MAX_CURSOR_LEN} (`pgrepo::MAX_CURSOR_LEN`); page by a shorter sort key"
+            ),
+            EncodeFailure::NoNonce(error) => write!(
+                f,
+                "no random nonce to encrypt the cursor with: the operating system's random \
+                 generator failed: {error}"
+            ),
+        }
+    }
+}
 
-/// The token of `values`, or an error when it would be longer than a listing decodes.
+impl StdError for EncodeFailure {}
+
+/// Set by the first cursor issued without a secret, so that the warning is said once.
+static WARNED_UNENCRYPTED: AtomicBool = AtomicBool::new(false);
+
+/// Warns, the first time `warned` is passed here, that cursors are issued readable.
+fn warn_unencrypted_once(warned: &AtomicBool) {
+    // A load first: after the first cursor, no write to a shared cache line per cursor.
+    if !warned.load(Ordering::Relaxed) && !warned.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "pgrepo issues cursors without a secret: their sort values are readable base64 and \
+             they are signed with a key built into pgrepo, which anyone can use to forge one; \
+             set `DbBuilder::cursor_secret` (or `Listing::secret`) to encrypt them (said once \
+             per process)"
+        );
+    }
+}
+
+/// The token of `values`: encrypted under `key`, or signed with the built-in key without one.
+/// An error, rather than a token, when it would be longer than a listing decodes.
 pub(crate) fn encode(
     fingerprint: [u8; 8],
     values: &[RawValue],
-    secret: Option<&[u8]>,
-) -> std::result::Result<Cursor, TooLargeForCursor> {
-    let payload_len =
-        1 + 8 + 1 + values.iter().map(|v| 4 + v.as_bytes().len()).sum::<usize>() + MAC_LEN;
+    key: Option<&CursorKey>,
+) -> std::result::Result<Cursor, EncodeFailure> {
+    let body_len = BODY_HEADER_LEN + values.iter().map(|v| 4 + v.as_bytes().len()).sum::<usize>();
+    let token_len = body_len
+        + match key {
+            Some(_) => sealed::OVERHEAD,
+            None => signed::OVERHEAD,
+        };
     // Base64 without padding: 4 characters per 3 bytes, the last group shortened.
-    let len = (payload_len * 4).div_ceil(3);
+    let len = (token_len * 4).div_ceil(3);
     if len > MAX_CURSOR_LEN {
         let largest = (0..values.len())
             .max_by_key(|&i| values[i].as_bytes().len())
             .unwrap_or(0);
-        return Err(TooLargeForCursor { len, largest });
+        return Err(EncodeFailure::TooLarge { len, largest });
     }
-    let mut payload = Vec::with_capacity(payload_len);
-    payload.push(VERSION);
-    payload.extend_from_slice(&fingerprint);
-    payload.push(values.len() as u8);
+    let mut token = Vec::with_capacity(token_len);
+    match key {
+        Some(_) => {
+            token.push(sealed::VERSION);
+            token.resize(sealed::HEADER_LEN, 0);
+        }
+        None => token.push(signed::VERSION),
+    }
+    token.extend_from_slice(&fingerprint);
+    token.push(values.len() as u8);
     for value in values {
         match &value.0 {
             Some(bytes) => {
-                payload.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
-                payload.extend_from_slice(bytes);
+                token.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                token.extend_from_slice(bytes);
             }
-            None => payload.extend_from_slice(&(-1i32).to_be_bytes()),
+            None => token.extend_from_slice(&(-1i32).to_be_bytes()),
         }
     }
-    let tag = mac(secret, &payload).finalize().into_bytes();
-    payload.extend_from_slice(&tag[..MAC_LEN]);
-    Ok(Cursor(URL_SAFE_NO_PAD.encode(payload)))
+    match key {
+        Some(key) => key.seal(&mut token).map_err(EncodeFailure::NoNonce)?,
+        None => {
+            warn_unencrypted_once(&WARNED_UNENCRYPTED);
+            signed::sign(&mut token);
+        }
+    }
+    debug_assert_eq!(token.len(), token_len);
+    Ok(Cursor(URL_SAFE_NO_PAD.encode(token)))
 }
 
 fn invalid(reason: impl Into<String>) -> Error {
@@ -221,12 +287,12 @@ fn is_token_byte(b: u8) -> bool {
 }
 
 /// The sort values in `cursor`, checked against the listing's `fingerprint`, its sort
-/// `columns` (in order) and `secret`.
+/// `columns` (in order) and `key`.
 pub(crate) fn decode(
     cursor: &Cursor,
     fingerprint: [u8; 8],
     columns: &[&ColumnDef],
-    secret: Option<&[u8]>,
+    key: Option<&CursorKey>,
 ) -> Result<Vec<RawValue>> {
     let text = cursor.0.as_bytes();
     if text.len() > MAX_CURSOR_LEN {
@@ -240,35 +306,62 @@ pub(crate) fn decode(
             "not a cursor token (byte {at} is not one of A-Z, a-z, 0-9, '-', '_')"
         )));
     }
-    let bytes = URL_SAFE_NO_PAD
+    let mut token = URL_SAFE_NO_PAD
         .decode(text)
         .map_err(|_| invalid("not a cursor token (bad encoding)"))?;
-    if bytes.len() < 1 + 8 + 1 + MAC_LEN {
-        return Err(invalid("not a cursor token (too short)"));
-    }
-    let (payload, tag) = bytes.split_at(bytes.len() - MAC_LEN);
-    // verify_truncated_left compares in constant time.
-    mac(secret, payload)
-        .verify_truncated_left(tag)
-        .map_err(|_| {
-            invalid("signature mismatch: the token was altered or signed with another secret")
-        })?;
-    if payload[0] != VERSION {
-        return Err(invalid(format!(
-            "unsupported cursor version {}",
-            payload[0]
-        )));
-    }
-    if payload[1..9] != fingerprint {
+    let too_short = || invalid("not a cursor token (too short)");
+    let body = match (token.first().copied(), key) {
+        (None, _) => return Err(too_short()),
+        (Some(sealed::VERSION), Some(key)) => {
+            if token.len() < sealed::OVERHEAD + BODY_HEADER_LEN {
+                return Err(too_short());
+            }
+            key.open(&mut token).ok_or_else(|| {
+                invalid(
+                    "authentication failed: the token was altered or encrypted with another \
+                     secret",
+                )
+            })?
+        }
+        (Some(signed::VERSION), None) => {
+            if token.len() < signed::OVERHEAD + BODY_HEADER_LEN {
+                return Err(too_short());
+            }
+            signed::verify(&token).ok_or_else(|| {
+                invalid("signature mismatch: the token was altered or signed with another key")
+            })?
+        }
+        (Some(signed::VERSION), Some(_)) => {
+            return Err(invalid(
+                "a readable, signed cursor (version 1) where this listing takes only encrypted \
+                 ones (version 2, as it has a secret): it was issued by a listing without a \
+                 secret, or by a pgrepo that did not encrypt cursors; start again from the \
+                 first page",
+            ))
+        }
+        (Some(sealed::VERSION), None) => {
+            return Err(invalid(
+                "an encrypted cursor (version 2) where this listing has no secret to open it: \
+                 it was issued by a listing with a secret; give this one the same secret",
+            ))
+        }
+        (Some(version), _) => return Err(invalid(format!("unsupported cursor version {version}"))),
+    };
+    values_in(body, fingerprint, columns)
+}
+
+/// The values in a token's `body` (already authenticated), checked against the listing.
+fn values_in(body: &[u8], fingerprint: [u8; 8], columns: &[&ColumnDef]) -> Result<Vec<RawValue>> {
+    if body[..8] != fingerprint {
         return Err(invalid(
             "the cursor belongs to another listing (table, sort key, direction or filter)",
         ));
     }
-    let count = payload[9] as usize;
+    let count = body[8] as usize;
     if count != columns.len() {
         return Err(invalid("the cursor's sort values do not fit this listing"));
     }
-    let mut rest = &payload[10..];
+    let mut rest = &body[BODY_HEADER_LEN..];
     let mut values = Vec::with_capacity(count);
     for column in columns {
         let (len, tail) = rest

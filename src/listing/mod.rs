@@ -15,7 +15,7 @@ use crate::entity::{Direction, Entity};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::sql::{Shape, Statement};
-use cursor::{Cursor, RawValue};
+use cursor::{Cursor, CursorKey, RawValue};
 
 pub(crate) mod cursor;
 mod keyset;
@@ -151,7 +151,8 @@ pub struct Listing<'x, E, X> {
     fingerprint: [u8; 8],
     max_page_size: usize,
     max_export_batch: usize,
-    secret: Option<Arc<[u8]>>,
+    /// The cursor secret and its derived key: this listing's own, or its scope's.
+    key: Option<CursorKey>,
 }
 
 impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
@@ -183,7 +184,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             fingerprint: statements.fingerprint,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             max_export_batch: DEFAULT_MAX_EXPORT_BATCH,
-            secret: exec.settings().cursor_secret().cloned(),
+            key: exec.settings().cursor_secret.clone(),
         }
     }
 
@@ -233,12 +234,13 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         self
     }
 
-    /// Signs this listing's cursors with `secret` (HMAC-SHA256) so clients cannot forge them,
-    /// instead of the `Db`'s ([`DbBuilder::cursor_secret`](crate::DbBuilder::cursor_secret)).
-    /// Without either, cursors are signed with a built-in key: tampering is detected, forging
-    /// is not prevented.
+    /// Encrypts this listing's cursors with `secret` instead of the `Db`'s
+    /// ([`DbBuilder::cursor_secret`](crate::DbBuilder::cursor_secret), which says how), so that
+    /// clients can neither read the sort values in one nor alter or forge one. **Without a
+    /// secret here or on the `Db`, cursors are readable**: only signed, with a key built into
+    /// pgrepo. Each call derives a key from the secret (well under a microsecond).
     pub fn secret(mut self, secret: impl Into<Arc<[u8]>>) -> Self {
-        self.secret = Some(secret.into());
+        self.key = Some(CursorKey::new(secret.into()));
         self
     }
 
@@ -319,6 +321,11 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     /// and `Db`): a keyset page never returns rows whose sort value is NULL, so a walk would
     /// end before them without a word.
     async fn check_schema(&self) -> Result<()> {
+        // A listing by the primary key alone needs no check: a primary key is NOT NULL.
+        // (A table whose `id` column is not its primary key is what `verify` reports.)
+        if self.statements().order.len() == 1 {
+            return Ok(());
+        }
         let checked = &self.exec.settings().checked_listings;
         let key = std::ptr::from_ref(self.statements) as usize;
         if checked.contains(key) {
@@ -332,9 +339,9 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
 
     fn cursor_of(&self, row: &E) -> Result<Cursor> {
         let values = self.values_of(row)?;
-        cursor::encode(self.fingerprint(), &values, self.secret.as_deref()).map_err(|too_large| {
-            let column = &E::columns()[self.statements().order[too_large.largest].0];
-            encode_error::<E>(column, Box::new(too_large))
+        cursor::encode(self.fingerprint(), &values, self.key.as_ref()).map_err(|failure| {
+            let column = &E::columns()[self.statements().order[failure.value()].0];
+            encode_error::<E>(column, Box::new(failure))
         })
     }
 
@@ -357,7 +364,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             .iter()
             .map(|(c, _)| &E::columns()[*c])
             .collect();
-        cursor::decode(cursor, self.fingerprint(), &columns, self.secret.as_deref())
+        cursor::decode(cursor, self.fingerprint(), &columns, self.key.as_ref())
     }
 
     fn page(
@@ -422,7 +429,9 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     pub async fn after(&self, cursor: &Cursor, n: usize) -> Result<Page<E>> {
         let values = self.decode(cursor)?;
         let n = self.clamp(n);
-        let items = self.fetch(&self.statements().after, &values, n).await?;
+        let items = self
+            .fetch(self.statements().after.for_fetch(n + 1), &values, n)
+            .await?;
         self.page(items, n, true, true)
     }
 
@@ -433,7 +442,9 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     pub async fn before(&self, cursor: &Cursor, n: usize) -> Result<Page<E>> {
         let values = self.decode(cursor)?;
         let n = self.clamp(n);
-        let items = self.fetch(&self.statements().before, &values, n).await?;
+        let items = self
+            .fetch(self.statements().before.for_fetch(n + 1), &values, n)
+            .await?;
         self.page(items, n, false, true)
     }
 
@@ -459,7 +470,9 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     async fn explain(&self, explain: &str, cursor: &Cursor, n: usize) -> Result<String> {
         let values = self.decode(cursor)?;
         self.check_schema().await?;
-        let after = &self.statements().after;
+        // What `after` runs: `n + 1` rows.
+        let fetch = self.clamp(n) + 1;
+        let after = self.statements().after.for_fetch(fetch);
         let explain = Statement::ad_hoc(
             format!("{explain} {}", after.sql),
             after.types.clone(),
@@ -467,7 +480,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             "explain",
             Shape::Rows,
         );
-        let limit = i64::try_from(self.clamp(n)).unwrap_or(i64::MAX);
+        let limit = i64::try_from(fetch).unwrap_or(i64::MAX);
         let rows = self
             .exec
             .run(&explain, &self.params(&values, &limit))
@@ -489,7 +502,7 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             let statement = if values.is_empty() {
                 &self.statements().first
             } else {
-                &self.statements().after
+                self.statements().after.for_fetch(batch_size + 1)
             };
             let mut items = self.fetch(statement, &values, batch_size).await?;
             let more = items.len() > batch_size;

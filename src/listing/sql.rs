@@ -30,10 +30,44 @@ pub struct IndexAdvice {
 pub(super) struct ListingStatements {
     pub(super) first: Statement,
     pub(super) last: Statement,
-    pub(super) after: Statement,
-    pub(super) before: Statement,
+    pub(super) after: BoundaryStatements,
+    pub(super) before: BoundaryStatements,
     pub(super) order: Vec<(usize, Direction)>,
     pub(super) fingerprint: [u8; 8],
+}
+
+/// The statements of the pages after (or before) a boundary row: one for a key of one
+/// direction; for a key mixing directions one per power of two of the rows fetched (the
+/// literal limit of its branches, `keyset::branch_limit`), each built on first use.
+pub(super) struct BoundaryStatements {
+    one: Option<Statement>,
+    /// Slot `k` holds the statement whose branches stop at 2^k rows; slot 63 has no limit.
+    by_limit: Box<[OnceLock<Statement>]>,
+    build: Box<dyn Fn(Option<u64>) -> Statement + Send + Sync>,
+}
+
+impl BoundaryStatements {
+    /// The statement for pages fetching `fetch` rows.
+    pub(super) fn for_fetch(&self, fetch: usize) -> &Statement {
+        if let Some(one) = &self.one {
+            return one;
+        }
+        let limit = keyset::branch_limit(fetch);
+        let slot = limit.map_or(63, |n| n.trailing_zeros() as usize);
+        self.by_limit[slot].get_or_init(|| (self.build)(limit))
+    }
+}
+
+impl std::fmt::Debug for BoundaryStatements {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoundaryStatements")
+            .field("one", &self.one)
+            .field(
+                "built",
+                &self.by_limit.iter().filter(|s| s.get().is_some()).count(),
+            )
+            .finish()
+    }
 }
 
 /// A listing's identity: entity, sort key (name *and* columns: a listing the user names
@@ -85,27 +119,44 @@ fn build_listing<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> ListingState
         .map(|(i, f)| format!("{} = ${}", ident(all[*f].name), i + 1))
         .collect();
     let sort_types: Vec<Type> = order.iter().map(|(c, _)| all[*c].pg_type.clone()).collect();
-    let build = |cols: &[(String, Direction)], with_cursor: bool, label: &'static str| {
+    let build = |cols: &[(String, Direction)], label: &'static str| {
         let mut types = base_types.clone();
-        let sql = if with_cursor {
-            let first_param = types.len() + 1;
-            types.extend(sort_types.iter().cloned());
-            types.push(Type::INT8);
-            keyset::after_query(&select, &filter_conditions, cols, first_param, types.len())
+        types.push(Type::INT8);
+        let where_clause = if filter_conditions.is_empty() {
+            String::new()
         } else {
-            types.push(Type::INT8);
-            let where_clause = if filter_conditions.is_empty() {
-                String::new()
-            } else {
-                format!(" WHERE {}", filter_conditions.join(" AND "))
-            };
-            format!(
-                "{select}{where_clause} ORDER BY {} LIMIT ${}",
-                keyset::order_by(cols),
-                types.len()
-            )
+            format!(" WHERE {}", filter_conditions.join(" AND "))
         };
+        let sql = format!(
+            "{select}{where_clause} ORDER BY {} LIMIT ${}",
+            keyset::order_by(cols),
+            types.len()
+        );
         Statement::new(sql, types, E::TABLE, label, Shape::Rows)
+    };
+    let boundary = |cols: Vec<(String, Direction)>, label: &'static str| {
+        let mut types = base_types.clone();
+        let first_param = types.len() + 1;
+        types.extend(sort_types.iter().cloned());
+        types.push(Type::INT8);
+        let (select, filters) = (select.clone(), filter_conditions.clone());
+        let one_range = keyset::is_one_range(&cols);
+        let build = move |branch_limit: Option<u64>| {
+            let sql = keyset::after_query(
+                &select,
+                &filters,
+                &cols,
+                first_param,
+                types.len(),
+                branch_limit,
+            );
+            Statement::new(sql, types.clone(), E::TABLE, label, Shape::Rows)
+        };
+        BoundaryStatements {
+            one: one_range.then(|| build(None)),
+            by_limit: (0..64).map(|_| OnceLock::new()).collect(),
+            build: Box::new(build),
+        }
     };
     let mut description = format!("{}|{}|", E::TABLE, sort.name);
     for (c, d) in &order {
@@ -116,10 +167,10 @@ fn build_listing<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> ListingState
         description.push_str(&format!("|filter:{}", names.join(",")));
     }
     ListingStatements {
-        first: build(&named, false, "page_first"),
-        last: build(&reversed, false, "page_last"),
-        after: build(&named, true, "page_after"),
-        before: build(&reversed, true, "page_before"),
+        first: build(&named, "page_first"),
+        last: build(&reversed, "page_last"),
+        after: boundary(named.clone(), "page_after"),
+        before: boundary(reversed.clone(), "page_before"),
         order,
         fingerprint: cursor::fingerprint(description.as_bytes()),
     }

@@ -5,7 +5,8 @@
 //! the pool only when it is known to be outside a transaction: untouched, or rolled back in the
 //! background first (after whatever was already sent on it, which the server finishes in
 //! order). When that cannot be known (no runtime to roll back on, a rollback that failed, a
-//! connection that broke mid-statement) it is closed instead, and the pool opens a new one.
+//! connection that broke mid-statement, a `COMMIT` whose answer never came) it is closed
+//! instead, and the pool opens a new one.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

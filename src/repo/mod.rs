@@ -9,12 +9,11 @@ use std::marker::PhantomData;
 
 use tokio_postgres::types::ToSql;
 
-use crate::entity::{
-    insert_columns, update_columns, Entity, FromRow, Insertable, Lookup, Upsertable,
-};
+use crate::entity::{insert_columns, update_columns, Entity, Insertable, Lookup, Upsertable};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::listing::{Listing, SortKey};
+use crate::row::FromRow;
 use crate::sql::param_array::{FlatArray, ParamArray};
 use crate::sql::{LookupStatements, Statement};
 

@@ -7,7 +7,7 @@ use tokio_postgres::types::Type;
 use crate::sql::{Access, Shape, Statement};
 
 /// The table hand-written statements report in spans and errors.
-const TABLE: &str = "(query)";
+pub(crate) const TABLE: &str = "(query)";
 
 /// Hand-written SQL text and its [`Access`]. A plain `&str` converts into a write, so that a
 /// router never sends `UPDATE …` to a replica by mistake; say [`Sql::read`] for a read.

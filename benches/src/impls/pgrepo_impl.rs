@@ -4,6 +4,8 @@
 //! The single-connection workloads run on a pool of one connection (so every statement is
 //! prepared once on it, like the floor's); the concurrent workloads on a pool of 8 or 4.
 
+use std::sync::LazyLock;
+
 use super::Implementation;
 use crate::model::{NewUser, UserTree};
 use crate::Result;
@@ -69,9 +71,16 @@ impl pgrepo::Insertable for NewUser {
     }
 }
 
-const USERS_WITH_POSTS: &str =
-    "SELECT u.id, u.name, u.hair_color, p.id, p.user_id, p.title, p.body \
-     FROM users AS u LEFT JOIN posts AS p ON u.id = p.user_id WHERE u.hair_color = $1";
+/// The hand-written join: each entity's columns labelled by alias (`"u"."id" AS "u.id", …`),
+/// so that `query_as` decodes them by name.
+static USERS_WITH_POSTS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {}, {} FROM users AS u LEFT JOIN posts AS p ON u.id = p.user_id \
+         WHERE u.hair_color = $1",
+        User::select_list("u"),
+        Post::select_list("p"),
+    )
+});
 
 /// A pool of one connection.
 #[derive(Debug)]
@@ -96,7 +105,7 @@ impl Implementation for Pgrepo {
     }
 
     async fn medium_complex_query(&mut self) -> Result<Vec<(User, Option<Post>)>> {
-        Ok(self.db.query_as(USERS_WITH_POSTS, &[&"black"]).await?)
+        Ok(self.db.query_as(&*USERS_WITH_POSTS, &[&"black"]).await?)
     }
 
     async fn insert_users(&mut self, users: &[NewUser]) -> Result<u64> {

@@ -234,24 +234,37 @@ pub(super) fn sort_columns(columns: &[SortColumn]) -> TokenStream {
     quote!(&[#(#columns),*])
 }
 
-/// `impl ::pgrepo::FromRow for User`: every field decoded by position from `__offset`.
+/// `impl ::pgrepo::FromRow for User`: every field decoded by position from `__offset` (the
+/// library's own statements), or from the result columns a hand-written query's names resolved
+/// to (`__indexes`, one per field in declaration order).
 fn from_row_impl(entity: &Entity<'_>) -> TokenStream {
     let ident = entity.ident;
     let column_count = Literal::usize_unsuffixed(entity.fields.len());
-    let fields = entity.fields.iter().enumerate().map(|(index, field)| {
-        let index = Literal::usize_unsuffixed(index);
-        let ident = field.ident;
-        // Spanned at the type, where a type that is not `FromSql` is then reported.
-        let get = quote_spanned! {field.ty.span()=>
-            ::pgrepo::__private::get(
-                __row,
-                __offset + #index,
-                <Self as ::pgrepo::Entity>::TABLE,
-                &__columns[#index],
-            )
-        };
-        quote!(#ident: #get?,)
-    });
+    let fields_at = |column: &dyn Fn(&Literal) -> TokenStream| {
+        let fields = entity.fields.iter().enumerate().map(|(index, field)| {
+            let index = Literal::usize_unsuffixed(index);
+            let ident = field.ident;
+            let column = column(&index);
+            // Spanned at the type, where a type that is not `FromSql` is then reported.
+            let get = quote_spanned! {field.ty.span()=>
+                ::pgrepo::__private::get(
+                    __row,
+                    #column,
+                    <Self as ::pgrepo::Entity>::TABLE,
+                    &__columns[#index],
+                )
+            };
+            quote!(#ident: #get?,)
+        });
+        quote! {
+            let __columns = <Self as ::pgrepo::Entity>::columns();
+            ::core::result::Result::Ok(#ident {
+                #(#fields)*
+            })
+        }
+    };
+    let by_position = fields_at(&|index| quote!(__offset + #index));
+    let by_name = fields_at(&|index| quote!(__indexes[#index]));
     quote! {
         #[automatically_derived]
         impl ::pgrepo::FromRow for #ident {
@@ -261,10 +274,18 @@ fn from_row_impl(entity: &Entity<'_>) -> TokenStream {
                 __row: &::pgrepo::__private::Row,
                 __offset: usize,
             ) -> ::core::result::Result<Self, ::pgrepo::Error> {
-                let __columns = <Self as ::pgrepo::Entity>::columns();
-                ::core::result::Result::Ok(#ident {
-                    #(#fields)*
-                })
+                #by_position
+            }
+
+            fn resolve_columns(__columns: &mut ::pgrepo::__private::Resolver<'_>) {
+                ::pgrepo::__private::resolve_entity::<Self>(__columns)
+            }
+
+            fn from_row_mapped(
+                __row: &::pgrepo::__private::Row,
+                __indexes: &[usize],
+            ) -> ::core::result::Result<Self, ::pgrepo::Error> {
+                #by_name
             }
         }
     }

@@ -169,6 +169,25 @@ fn expands_the_documented_example() {
                         created_at: ::pgrepo::__private::get(__row, __offset + 5, <Self as ::pgrepo::Entity>::TABLE, &__columns[5],)?,
                     })
                 }
+
+                fn resolve_columns(__columns: &mut ::pgrepo::__private::Resolver<'_>) {
+                    ::pgrepo::__private::resolve_entity::<Self>(__columns)
+                }
+
+                fn from_row_mapped(
+                    __row: &::pgrepo::__private::Row,
+                    __indexes: &[usize],
+                ) -> ::core::result::Result<Self, ::pgrepo::Error> {
+                    let __columns = <Self as ::pgrepo::Entity>::columns();
+                    ::core::result::Result::Ok(User {
+                        id: ::pgrepo::__private::get(__row, __indexes[0], <Self as ::pgrepo::Entity>::TABLE, &__columns[0],)?,
+                        email: ::pgrepo::__private::get(__row, __indexes[1], <Self as ::pgrepo::Entity>::TABLE, &__columns[1],)?,
+                        name: ::pgrepo::__private::get(__row, __indexes[2], <Self as ::pgrepo::Entity>::TABLE, &__columns[2],)?,
+                        hair_color: ::pgrepo::__private::get(__row, __indexes[3], <Self as ::pgrepo::Entity>::TABLE, &__columns[3],)?,
+                        team_id: ::pgrepo::__private::get(__row, __indexes[4], <Self as ::pgrepo::Entity>::TABLE, &__columns[4],)?,
+                        created_at: ::pgrepo::__private::get(__row, __indexes[5], <Self as ::pgrepo::Entity>::TABLE, &__columns[5],)?,
+                    })
+                }
             }
 
             #[automatically_derived]

@@ -1,0 +1,111 @@
+//! Which [`Error`] a driver error becomes: constraint violations by SQLSTATE, and for the
+//! `COMMIT` of a transaction, whether its outcome is known.
+//!
+//! # The outcome of a failed `COMMIT`
+//!
+//! - **Never sent** (the connection was already closed when `COMMIT` was to be handed to it):
+//!   the server never received it, so the transaction did not commit. Its backend rolls it
+//!   back when it sees the connection gone. [`Error::TransactionLost`].
+//! - **Answered** with an ordinary error (severity `ERROR`: a deferred constraint, a
+//!   serialization failure, a statement timeout in a deferred trigger): the server ended the
+//!   transaction without committing it, and the session goes on. The usual variants
+//!   ([`Error::UniqueViolation`], [`Error::Query`] with SQLSTATE 40001, …).
+//! - **Otherwise** the server may have received `COMMIT`, and may have committed, without its
+//!   answer reaching us: the connection closed or failed (I/O error, `is_closed()`), or the
+//!   answer was an error that ends the session ([`ends_session`]: severity `FATAL`/`PANIC`,
+//!   class 08, 57P01–57P05). A backend terminated while committing reports 57P01 whether or
+//!   not its commit record was already written. [`Error::CommitOutcomeUnknown`].
+//!
+//! The connection is closed in the first and last case. The driver cannot say whether a
+//! request it failed with "connection closed" was written before the connection died, so a
+//! connection found closed only by the `COMMIT` itself counts as unknown: it errs on the side
+//! of "may have committed", never the other way.
+
+use tokio_postgres::error::{DbError, Severity, SqlState};
+
+use super::Error;
+
+/// Whether the server answered the request with an error that leaves the session usable, so the
+/// request's effect is known (it failed) and the connection can be reused. `false` for a
+/// connection that closed or failed and for a server error that ends the session.
+pub(crate) fn answered_by_server(error: &tokio_postgres::Error) -> bool {
+    error.as_db_error().is_some_and(|db| !ends_session(db))
+}
+
+/// Whether a server error ends the session, whatever request it answers: severity `FATAL` or
+/// `PANIC`, class 08 (connection exception), or 57P01 admin shutdown, 57P02 crash shutdown,
+/// 57P03 cannot connect now, 57P04 database dropped, 57P05 idle session timeout (which the
+/// server reports as `FATAL`; checked by code too, should the severity be missing).
+pub(crate) fn ends_session(db: &DbError) -> bool {
+    let code = db.code();
+    matches!(
+        db.parsed_severity(),
+        Some(Severity::Fatal | Severity::Panic)
+    ) || code.code().starts_with("08")
+        || [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+            SqlState::DATABASE_DROPPED,
+            SqlState::IDLE_SESSION_TIMEOUT,
+        ]
+        .contains(code)
+}
+
+impl Error {
+    /// Classifies a driver error raised by a statement on `table`.
+    pub(crate) fn from_driver(
+        source: tokio_postgres::Error,
+        table: &'static str,
+        statement: &'static str,
+    ) -> Error {
+        let Some(db) = source.as_db_error() else {
+            return Error::Query {
+                table,
+                statement,
+                source,
+            };
+        };
+        let constraint = db.constraint().unwrap_or_default().to_owned();
+        let detail = db.detail().map(str::to_owned);
+        if *db.code() == SqlState::UNIQUE_VIOLATION {
+            Error::UniqueViolation {
+                table,
+                statement,
+                constraint,
+                detail,
+                source,
+            }
+        } else if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {
+            Error::ForeignKeyViolation {
+                table,
+                statement,
+                constraint,
+                detail,
+                source,
+            }
+        } else {
+            Error::Query {
+                table,
+                statement,
+                source,
+            }
+        }
+    }
+
+    /// Classifies the failure of a transaction's `COMMIT` (see the module docs): `closed_before`
+    /// says the connection was already closed when `COMMIT` was to be handed to it.
+    pub(crate) fn from_commit(
+        source: tokio_postgres::Error,
+        closed_before: bool,
+        table: &'static str,
+    ) -> Error {
+        if closed_before {
+            Error::TransactionLost { source }
+        } else if answered_by_server(&source) {
+            Error::from_driver(source, table, "commit")
+        } else {
+            Error::CommitOutcomeUnknown { source }
+        }
+    }
+}
