@@ -136,6 +136,11 @@ fn placeholder(name: &str) -> Type {
     Type::new(name.to_owned(), 0, Kind::Simple, schema.to_owned())
 }
 
+/// The placeholder of an array of the named type. An unnamed statement encodes its values before
+/// the server has typed the parameter, so the array's header names element OID 0; the server
+/// checks an array's element OID only when both it and the expected one are built-in types
+/// (`array_recv`), and otherwise reads the elements as the type it expects (seen on PostgreSQL
+/// 15 and 18).
 fn placeholder_array(name: &str) -> Type {
     let (schema, element) = split_name(name);
     Type::new(
