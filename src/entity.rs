@@ -11,7 +11,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 use crate::row::{FromRow, SelectList};
 use crate::sql::EntityStatements;
-use crate::sql_type::SqlType;
+use crate::sql_type::{ParamType, SqlType};
 
 /// One column of an entity, as declared on the struct.
 #[derive(Debug, Clone)]
@@ -22,9 +22,15 @@ pub struct ColumnDef {
     pub field: &'static str,
     /// The Rust type of the field, as written.
     pub rust_type: &'static str,
-    /// The PostgreSQL type parameters for this column are bound as.
+    /// How parameters for this column are declared: a built-in type, or resolved by the server
+    /// from the column (an enum, a domain, `citext`, `vector`): the field type's
+    /// [`SqlType::PARAM_TYPE`], or what `#[pgrepo(sql_type = "...")]` names.
+    pub param_type: ParamType,
+    /// The type statements declare parameters for this column as
+    /// ([`ParamType::declared_type`]: OID 0, "unspecified", when resolved from the column).
     pub pg_type: Type,
-    /// The array type of `pg_type`, used by `= ANY($1)` and `UNNEST` statements.
+    /// The type of an array of its values, used by `= ANY($1)` and `insert_many`
+    /// ([`ParamType::declared_array_type`]).
     pub array_type: Type,
     /// Whether the field is an `Option<T>` (nullable column).
     pub nullable: bool,

@@ -47,6 +47,21 @@
 //! | schema-change safety | statements invalidated by `ALTER TABLE` are re-prepared, not failed | (automatic) |
 //! | typed errors | unique / foreign-key violations, pool and connect timeouts, aborted transactions, commits of unknown outcome, not found; causes kept, server messages and SQLSTATE shown | [`Error`] |
 //! | test kit (feature `testkit`) | a throwaway PostgreSQL from the system's binaries | `testkit` |
+//! | truthful types | built-in types declared by OID; enums, domains, `citext`, `vector` typed by the server from the column (no cast, the column's operators and index); arrays (`Vec<T>`), also in `insert_many`; a field bound as `text` on an enum or `citext` column reported by `verify` | [`SqlType`], [`ParamType`], `#[derive(PgEnum)]`, `#[pgrepo(sql_type = "...")]` |
+//!
+//! Cargo features (the types are the crates' own codecs; pgrepo only declares them):
+//!
+//! | feature | default | adds |
+//! | --- | --- | --- |
+//! | `uuid` | yes | `uuid::Uuid` (`uuid`) |
+//! | `json` | yes | `serde_json::Value`, [`Json<T>`] (`jsonb`) |
+//! | `time` | yes | `time` dates and times |
+//! | `chrono` | | `chrono` dates and times |
+//! | `decimal` | | `rust_decimal::Decimal` (`numeric`) |
+//! | `cidr` | | `cidr::IpInet` (`inet`), `cidr::IpCidr` (`cidr`); `std::net::IpAddr` (`inet`) needs no feature |
+//! | `interval` | | `pg_interval::Interval` (`interval`) |
+//! | `pgvector` | | `pgvector::Vector` (`vector`), `pgvector::SparseVector` (`sparsevec`) |
+//! | `testkit` | | [`testkit`]: throwaway PostgreSQL servers |
 //!
 //! How a call travels through the library: `ARCHITECTURE.md` at the repository's root.
 //!
@@ -80,7 +95,7 @@ pub mod testkit;
 /// The derives and the [`Executor`] trait, whose methods every scope (`Db`, `Tx`, `Strict`)
 /// shares: `use pgrepo::prelude::*;`.
 pub mod prelude {
-    pub use crate::{Db, Entity, Executor, Insertable, Sql, TextEnum, Tx};
+    pub use crate::{Db, Entity, Executor, Insertable, PgEnum, Sql, TextEnum, Tx};
 }
 
 #[doc(hidden)]
@@ -103,12 +118,12 @@ pub use repo::Repo;
 pub use row::{FromRow, SelectList};
 pub use sql::raw::Sql;
 pub use sql::{Access, Keyed, Shape, Statement};
-pub use sql_type::SqlType;
+pub use sql_type::{ParamType, SqlType};
 pub use strict::{OnNPlusOne, StatementCount, Strict, DEFAULT_N_PLUS_ONE_LIMIT};
 pub use tx::{Isolation, Tx, TxOptions};
 pub use verify::{EntitySet, Mismatch, SchemaReport};
 
-pub use pgrepo_derive::{Entity, Insertable, TextEnum};
+pub use pgrepo_derive::{Entity, Insertable, PgEnum, TextEnum};
 
 /// The driver, re-exported so applications use the version pgrepo was built with.
 pub use tokio_postgres;

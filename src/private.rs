@@ -19,6 +19,15 @@ pub fn conflict_column<E: crate::Entity>() -> Option<usize> {
     crate::entity::conflict_column::<E>()
 }
 
+/// The parameter type of a field with `#[pgrepo(sql_type = "name")]`: resolved from the column,
+/// an array of it when the field's own type is an array.
+pub fn param_type_named(name: &'static str, of_field: crate::ParamType) -> crate::ParamType {
+    crate::ParamType::FromColumn {
+        name,
+        array: of_field.is_array(),
+    }
+}
+
 /// Finds the columns of entity `E` among a hand-written query's result columns, by name.
 pub fn resolve_entity<E: crate::Entity>(columns: &mut Resolver<'_>) {
     columns.entity(std::any::type_name::<E>(), E::columns());
@@ -117,6 +126,21 @@ pub fn text_from_sql<'a>(ty: &Type, raw: &'a [u8]) -> Result<&'a str, BoxError> 
 /// Text enums are stored in text-like columns or PostgreSQL enum types.
 pub fn text_enum_accepts(ty: &Type) -> bool {
     <&str as FromSql>::accepts(ty) || matches!(ty.kind(), tokio_postgres::types::Kind::Enum(_))
+}
+
+/// A `#[derive(PgEnum)]` enum is its database type, by name (`plan` or `schema.plan`): the
+/// type the server describes, or the placeholder an unnamed statement declares.
+pub fn native_enum_accepts(ty: &Type, type_name: &str) -> bool {
+    let (schema, name) = match type_name.rsplit_once('.') {
+        Some((schema, name)) => (Some(schema), name),
+        None => (None, type_name),
+    };
+    ty.name() == name
+        && schema.is_none_or(|schema| ty.schema().is_empty() || ty.schema() == schema)
+        && matches!(
+            ty.kind(),
+            tokio_postgres::types::Kind::Enum(_) | tokio_postgres::types::Kind::Simple
+        )
 }
 
 /// The error for a label no variant maps to.

@@ -11,6 +11,13 @@ mod core;
 mod cursor_abuse;
 mod cursor_secret;
 mod decode_by_name;
+#[cfg(any(
+    feature = "decimal",
+    feature = "cidr",
+    feature = "interval",
+    feature = "pgvector"
+))]
+mod ecosystem_types;
 mod errors;
 mod insertable;
 mod keyset_depth;
@@ -21,3 +28,4 @@ mod pool;
 mod seams;
 mod strict;
 mod transactions;
+mod types;

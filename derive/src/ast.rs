@@ -231,6 +231,11 @@ impl Field<'_> {
             || self.attrs.belongs_to.is_some()
     }
 
+    /// The column's database type named by `sql_type = "..."`, without a `[]` suffix.
+    pub(crate) fn sql_type_name(&self) -> Option<&str> {
+        self.attrs.sql_type.as_ref().map(|(_, name)| name.as_str())
+    }
+
     /// The name of the lookup constant, before upper-casing: the field's name.
     pub(crate) fn lookup_const_name(&self) -> &str {
         &self.name
@@ -252,10 +257,14 @@ impl Field<'_> {
     }
 }
 
-/// A `#[derive(TextEnum)]` enum.
+/// A `#[derive(TextEnum)]` or `#[derive(PgEnum)]` enum.
 pub(crate) struct TextEnum<'a> {
     /// The enum's name.
     pub(crate) ident: &'a Ident,
+    /// Which derive it is.
+    pub(crate) derive: attr::EnumDerive,
+    /// `type_name = "plan"` of a `PgEnum` (`None` for a `TextEnum`, or when missing: reported).
+    pub(crate) type_name: Option<String>,
     /// Its variants, in declaration order.
     pub(crate) variants: Vec<Variant<'a>>,
 }
@@ -271,14 +280,19 @@ pub(crate) struct Variant<'a> {
 }
 
 impl<'a> TextEnum<'a> {
-    /// Reads a text enum; `None` when the input is not an enum (reported).
-    pub(crate) fn from_ast(cx: &Ctxt, input: &'a DeriveInput) -> Option<Self> {
+    /// Reads a text or native enum; `None` when the input is not an enum (reported).
+    pub(crate) fn from_ast(
+        cx: &Ctxt,
+        input: &'a DeriveInput,
+        derive: attr::EnumDerive,
+    ) -> Option<Self> {
+        let derive_name = derive.name();
         let data = match &input.data {
             Data::Enum(data) => data,
             Data::Struct(data) => {
                 cx.error_with_help(
                     data.struct_token,
-                    "`#[derive(TextEnum)]` works on enums whose variants have no fields, and this is a struct",
+                    format!("`#[derive({derive_name})]` works on enums whose variants have no fields, and this is a struct"),
                     "to map a struct to a table, use `#[derive(Entity)]`",
                 );
                 return None;
@@ -286,7 +300,7 @@ impl<'a> TextEnum<'a> {
             Data::Union(data) => {
                 cx.error_with_help(
                     data.union_token,
-                    "`#[derive(TextEnum)]` works on enums whose variants have no fields, and this is a union",
+                    format!("`#[derive({derive_name})]` works on enums whose variants have no fields, and this is a union"),
                     format!("write `enum {} {{ Active, Archived }}`", input.ident),
                 );
                 return None;
@@ -295,7 +309,10 @@ impl<'a> TextEnum<'a> {
         if !input.generics.params.is_empty() {
             cx.error_with_help(
                 &input.generics,
-                "generic text enums are not supported",
+                match derive {
+                    attr::EnumDerive::Text => "generic text enums are not supported",
+                    attr::EnumDerive::Native => "generic database enums are not supported",
+                },
                 "remove the generic parameters",
             );
         }
@@ -312,7 +329,21 @@ impl<'a> TextEnum<'a> {
                 ),
             );
         }
-        let attrs = attr::TextEnum::from_ast(cx, &input.attrs);
+        let attrs = attr::TextEnum::from_ast(cx, &input.attrs, derive);
+        if derive == attr::EnumDerive::Native && !attrs.type_name_written {
+            cx.error_with_help(
+                &input.ident,
+                format!(
+                    "`#[derive(PgEnum)]` needs the name of the database's enum type that `{}` maps to",
+                    input.ident
+                ),
+                format!(
+                    r#"add `#[pgrepo(type_name = "{}")]` above the enum: the type of `CREATE TYPE {} AS ENUM (...)`"#,
+                    crate::case::RenameRule::Snake.apply(&unraw(&input.ident)),
+                    crate::case::RenameRule::Snake.apply(&unraw(&input.ident)),
+                ),
+            );
+        }
         let variants = data
             .variants
             .iter()
@@ -321,13 +352,17 @@ impl<'a> TextEnum<'a> {
                     cx.error_with_help(
                         &variant.fields,
                         format!(
-                            "variant `{}` has fields, and a text enum stores only which variant it is",
-                            variant.ident
+                            "variant `{}` has fields, and {} stores only which variant it is",
+                            variant.ident,
+                            match derive {
+                                attr::EnumDerive::Text => "a text enum",
+                                attr::EnumDerive::Native => "a database enum",
+                            }
                         ),
                         format!("remove the fields: `{}`", variant.ident),
                     );
                 }
-                let variant_attrs = attr::Variant::from_ast(cx, &variant.attrs);
+                let variant_attrs = attr::Variant::from_ast(cx, &variant.attrs, derive);
                 let name = unraw(&variant.ident);
                 let text = match (&variant_attrs.rename, &attrs.rename_all) {
                     (Some(rename), _) => rename.value(),
@@ -343,6 +378,8 @@ impl<'a> TextEnum<'a> {
             .collect();
         Some(Self {
             ident: &input.ident,
+            derive,
+            type_name: attrs.type_name,
             variants,
         })
     }

@@ -21,7 +21,7 @@ mod read;
 mod text_enum;
 
 pub(crate) use self::insertable::{Insertable, InsertableField};
-pub(crate) use self::text_enum::{TextEnum, Variant};
+pub(crate) use self::text_enum::{EnumDerive, TextEnum, Variant};
 
 use self::read::{
     flag, for_each_key, lit_str, non_empty, path_list, resolve_key, skip_value, Attr,
@@ -67,6 +67,10 @@ pub(crate) const RELATION: Symbol = Symbol("relation");
 pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 /// `TextEnum` variant: the variant's text.
 pub(crate) const RENAME: Symbol = Symbol("rename");
+/// Field: the column's database type, when the server is to resolve parameters from it.
+pub(crate) const SQL_TYPE: Symbol = Symbol("sql_type");
+/// `PgEnum` container: the `CREATE TYPE ... AS ENUM` type's name.
+pub(crate) const TYPE_NAME: Symbol = Symbol("type_name");
 /// `Insertable` container: the entity whose table it inserts into.
 pub(crate) const ENTITY: Symbol = Symbol("entity");
 /// `Insertable` field: the entity field it fills, when it has another name.
@@ -76,13 +80,17 @@ pub(crate) const FIELD: Symbol = Symbol("field");
 pub(crate) const ENTITY_KEYS: &[Symbol] =
     &[TABLE, SCHEMA, NEW_STRUCT, NEW_DERIVE, ORDER_BY, LISTING];
 /// The keys of `#[pgrepo(...)]` on a field of a `#[derive(Entity)]` struct.
-pub(crate) const FIELD_KEYS: &[Symbol] =
-    &[ID, GENERATED, COLUMN, LOOKUP, UNIQUE, BELONGS_TO, RELATION];
+pub(crate) const FIELD_KEYS: &[Symbol] = &[
+    ID, GENERATED, COLUMN, LOOKUP, UNIQUE, BELONGS_TO, RELATION, SQL_TYPE,
+];
 /// The keys inside `listing(...)`.
 pub(crate) const LISTING_KEYS: &[Symbol] = &[NAME, ORDER_BY];
 /// The keys of `#[pgrepo(...)]` on a `#[derive(TextEnum)]` enum.
 pub(crate) const ENUM_KEYS: &[Symbol] = &[RENAME_ALL];
-/// The keys of `#[pgrepo(...)]` on a variant of a `#[derive(TextEnum)]` enum.
+/// The keys of `#[pgrepo(...)]` on a `#[derive(PgEnum)]` enum.
+pub(crate) const PG_ENUM_KEYS: &[Symbol] = &[TYPE_NAME, RENAME_ALL];
+/// The keys of `#[pgrepo(...)]` on a variant of a `#[derive(TextEnum)]` or `#[derive(PgEnum)]`
+/// enum.
 pub(crate) const VARIANT_KEYS: &[Symbol] = &[RENAME];
 /// The keys of `#[pgrepo(...)]` on a `#[derive(Insertable)]` struct.
 pub(crate) const INSERTABLE_KEYS: &[Symbol] = &[ENTITY];
@@ -151,6 +159,8 @@ pub(crate) struct Field {
     pub(crate) belongs_to: Option<(Path, Path)>,
     /// `relation = "owner"`, already checked to be an identifier.
     pub(crate) relation: Option<LitStr>,
+    /// `sql_type = "citext"`: the literal and the type's name, checked, without a `[]` suffix.
+    pub(crate) sql_type: Option<(LitStr, String)>,
 }
 
 impl Entity {
@@ -334,6 +344,7 @@ impl Field {
         let mut column = Attr::none(cx, COLUMN);
         let mut belongs_to = Attr::none(cx, BELONGS_TO);
         let mut relation = Attr::none(cx, RELATION);
+        let mut sql_type = Attr::none(cx, SQL_TYPE);
 
         for_each_key(cx, attrs, |meta| {
             let Some(key) = resolve_key(cx, meta, "field", FIELD_KEYS, &[(ENTITY_KEYS, "struct")])?
@@ -381,6 +392,18 @@ impl Field {
                     }
                     Ok(())
                 }
+                SQL_TYPE => {
+                    const EXAMPLE: &str = r#"sql_type = "citext""#;
+                    if let Some(lit) = lit_str(cx, meta, EXAMPLE)? {
+                        let value = lit.value();
+                        // `citext[]` on a `Vec<String>`: the array-ness comes from the field.
+                        let name = value.strip_suffix("[]").unwrap_or(&value);
+                        if let Some(name) = type_name(cx, SQL_TYPE, &lit, name, EXAMPLE) {
+                            sql_type.set(&meta.path, (lit, name));
+                        }
+                    }
+                    Ok(())
+                }
                 // `resolve_key` gives only keys of `FIELD_KEYS`.
                 _ => skip_value(meta),
             })
@@ -394,8 +417,44 @@ impl Field {
             column: column.get(),
             belongs_to: belongs_to.get(),
             relation: relation.get(),
+            sql_type: sql_type.get(),
         }
     }
+}
+
+/// Checks the name of a database type given to `key` (`plan`, `billing.plan`): one or two
+/// dot-separated parts, neither empty nor holding spaces, quotes or a modifier. `None` when it
+/// is malformed (reported, with `example` as the right form).
+pub(crate) fn type_name(
+    cx: &Ctxt,
+    key: Symbol,
+    lit: &LitStr,
+    name: &str,
+    example: &str,
+) -> Option<String> {
+    let parts: Vec<&str> = name.split('.').collect();
+    let well_formed = parts.len() <= 2
+        && parts.iter().all(|part| {
+            !part.is_empty()
+                && !part
+                    .chars()
+                    .any(|c| c.is_whitespace() || matches!(c, '"' | '(' | ')' | '[' | ']' | ','))
+        });
+    if well_formed {
+        return Some(name.to_owned());
+    }
+    let found = match lit.value() {
+        value if value.is_empty() => "it is empty".to_owned(),
+        value => format!("`{value}` is not one"),
+    };
+    cx.error_with_help(
+        lit,
+        format!(
+            "`{key}` takes a type's name as the catalog stores it (`plan`, or `schema.plan`), and {found}"
+        ),
+        format!("write e.g. `{example}`, without quotes or a modifier such as `(3)`"),
+    );
+    None
 }
 
 /// Reads the entity of `belongs_to = Team` or `entity = User`: a path, not a string. `what`

@@ -76,10 +76,11 @@ mod sort_key;
 /// ```
 ///
 /// A field's type is one of the types `pgrepo::SqlType` is implemented for (`bool`, `i16`,
-/// `i32`, `i64`, `f32`, `f64`, `String`, `Vec<u8>`, and with the crate's features `uuid::Uuid`,
-/// `serde_json::Value`, `pgrepo::Json<T>`, `time` and `chrono` dates and times), a
-/// `#[derive(TextEnum)]` enum, your own `SqlType` type, or an `Option` of one of them (a
-/// nullable column).
+/// `i32`, `i64`, `f32`, `f64`, `String`, `Vec<u8>`, `std::net::IpAddr`, and with the crate's
+/// features `uuid::Uuid`, `serde_json::Value`, `pgrepo::Json<T>`, `time` and `chrono` dates and
+/// times, `rust_decimal::Decimal`, `cidr` types, `pg_interval::Interval`, `pgvector::Vector`),
+/// a `#[derive(TextEnum)]` or `#[derive(PgEnum)]` enum, your own `SqlType` type, a `Vec` of one
+/// of them (an array column), or an `Option` of one of them (a nullable column).
 ///
 /// Attributes go in `#[pgrepo(...)]`, keys separated by commas, on the struct or on a field;
 /// one key may be spread over several `#[pgrepo(...)]` attributes, but each key (other than
@@ -155,6 +156,33 @@ mod sort_key;
 /// | `unique` | a lookup by a unique column (single-row reads), and the upsert conflict target |
 /// | `belongs_to = Parent` | a foreign key to `Parent`'s primary key: a lookup, and a relation constant |
 /// | `relation = "name"` | the name of a `belongs_to` field's relation constant |
+/// | `sql_type = "citext"` | the column's type when the database defines it (`citext`, an enum, a domain, an extension's type; `schema.name` allowed; for an array field the element type, `citext` or `citext[]`): parameters are then typed by the server from the column |
+///
+/// ## `sql_type`
+///
+/// Parameters of a `String` field are declared `text`. On a `citext` column that makes lookups
+/// compare as `text`, case-sensitively; `sql_type = "citext"` leaves the parameter's type to the
+/// server, which takes the column's, so `find_one_by(User::EMAIL, "ada@example.com")` finds
+/// `Ada@Example.com` and the column's index is used. The field's Rust type must accept the
+/// named type (a `String` accepts `citext`; a domain is encoded as its base type).
+/// `Db::verify` reports a `String` on a `citext` column without it, and a `TextEnum` on an
+/// enum column.
+///
+/// ```rust
+/// # use pgrepo::Entity;
+/// #[derive(Entity)]
+/// #[pgrepo(table = "members")]
+/// struct Member {
+///     #[pgrepo(id, generated)]
+///     id: i64,
+///     #[pgrepo(unique, sql_type = "citext")]
+///     email: String,
+///     #[pgrepo(sql_type = "citext[]")]
+///     aliases: Vec<String>,
+/// }
+///
+/// assert_eq!(Member::columns()[1].param_type, pgrepo::ParamType::from_column("citext"));
+/// ```
 ///
 /// ## `id` and `generated`
 ///
@@ -368,4 +396,64 @@ pub fn derive_insertable(input: proc_macro::TokenStream) -> proc_macro::TokenStr
 #[proc_macro_derive(TextEnum, attributes(pgrepo))]
 pub fn derive_text_enum(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand::derive_text_enum_inner(input.into()).into()
+}
+
+/// Maps a fieldless enum to a PostgreSQL enum type (`CREATE TYPE plan AS ENUM (...)`):
+/// implements `ToSql`, `FromSql` and `pgrepo::SqlType`, so the enum is a field type of entities
+/// (and a lookup, filter or sort key like any other column).
+///
+/// Parameters of such a field are the enum type itself: statements leave their type to the
+/// server, which takes it from the column (`pgrepo::ParamType::FromColumn`), so inserts need no
+/// cast and `WHERE plan = $1` compares enums (in the type's order, with its index). Values are
+/// encoded as their labels; reading accepts only the named type, and a label no variant maps
+/// to is a decoding error naming the enum and the variants. The enum must implement `Debug`.
+///
+/// ```rust
+/// use pgrepo::{Entity, PgEnum};
+///
+/// // CREATE TYPE plan AS ENUM ('free', 'pro', 'enterprise');
+/// #[derive(Debug, Clone, Copy, PartialEq, Eq, PgEnum)]
+/// #[pgrepo(type_name = "plan", rename_all = "snake_case")]
+/// pub enum Plan {
+///     Free,
+///     Pro,
+///     #[pgrepo(rename = "enterprise")]
+///     Business,
+/// }
+///
+/// #[derive(Entity)]
+/// #[pgrepo(table = "accounts")]
+/// pub struct Account {
+///     #[pgrepo(id, generated)]
+///     pub id: i64,
+///     #[pgrepo(lookup)]
+///     pub plan: Plan,
+/// }
+///
+/// let _: pgrepo::Lookup<Account, Plan> = Account::PLAN;
+/// assert_eq!(
+///     <Plan as pgrepo::SqlType>::PARAM_TYPE,
+///     pgrepo::ParamType::from_column("plan")
+/// );
+/// ```
+///
+/// # Enum attributes
+///
+/// | attribute | | |
+/// | --- | --- | --- |
+/// | `type_name = "plan"` | required | the enum type's name as the catalog stores it (lower case unless created quoted), or `schema.plan` |
+/// | `rename_all = "snake_case"` | | how variant names become labels, as for `#[derive(TextEnum)]` |
+///
+/// # Variant attributes
+///
+/// | attribute | |
+/// | --- | --- |
+/// | `rename = "label"` | this variant's label, whatever `rename_all` says |
+///
+/// A missing or malformed `type_name`, two variants with the same label, a variant with
+/// fields, an enum without variants and an unknown rule are compile errors, each with a `help:`
+/// line. `Db::verify` reports a column of another type (a `text` column, another enum).
+#[proc_macro_derive(PgEnum, attributes(pgrepo))]
+pub fn derive_pg_enum(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
+    expand::derive_pg_enum_inner(input.into()).into()
 }

@@ -19,6 +19,7 @@ use super::settings::StatementMode;
 use super::{Decode, Params};
 use crate::error::{Error, Result};
 use crate::sql::Statement;
+use crate::sql_type::DomainAsBase;
 
 /// Whether the connection's statement cache may re-prepare and retry a statement whose plan a
 /// schema change invalidated. Only outside a transaction: inside one the failure has already
@@ -125,12 +126,13 @@ pub(crate) trait Attempt: Sync {
     ) -> impl Future<Output = std::result::Result<Self::Output, Failure>> + Send + 'a;
 }
 
-/// The parameters as `query_raw` takes them. A named function returning an opaque iterator
-/// (as tokio-postgres's own `slice_iter`) keeps the statement's future provably `Send`.
+/// The parameters as `query_raw` takes them, each encoded for its domain's base type when the
+/// server typed it as a domain. A named function returning an opaque iterator (as
+/// tokio-postgres's own `slice_iter`) keeps the statement's future provably `Send`.
 fn slice_iter<'a>(
     params: &'a [&'a (dyn ToSql + Sync)],
-) -> impl ExactSizeIterator<Item = &'a dyn ToSql> + 'a {
-    params.iter().map(|p| *p as _)
+) -> impl ExactSizeIterator<Item = DomainAsBase<'a>> + 'a {
+    params.iter().map(|p| DomainAsBase(*p))
 }
 
 /// The parameters with their declared types, as `query_typed_raw` takes them.
@@ -207,7 +209,7 @@ impl Attempt for Execute<'_> {
     ) -> std::result::Result<u64, Failure> {
         match sent {
             Sent::Prepared(prepared) => client
-                .execute(prepared, self.params)
+                .execute_raw(prepared, slice_iter(self.params))
                 .await
                 .map_err(Failure::Driver),
             Sent::Unnamed | Sent::Simple => {

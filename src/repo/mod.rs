@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::listing::{Listing, SortKey};
 use crate::row::FromRow;
-use crate::sql::param_array::ParamArray;
+use crate::sql::param_array::{FlatArray, ParamArray};
 use crate::sql::{LookupStatements, Statement};
 
 pub(crate) mod relation;
@@ -139,10 +139,13 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     }
 
     /// Inserts many rows in one statement (`INSERT … SELECT * FROM UNNEST(…)`) and returns
-    /// them as stored, in input order.
+    /// them as stored, in input order. Array columns (`Vec<T>` fields) are bound as one flat
+    /// array of all rows' elements and sliced back per row, so rows may hold arrays of
+    /// different lengths, empty arrays or NULL.
     ///
     /// # Errors
     /// As [`Repo::insert`]; nothing is inserted when any row is rejected.
+    /// [`Error::Encode`] when an array value cannot be encoded (before anything is sent).
     pub async fn insert_many<N: Insertable<Entity = E>>(&self, rows: &[N]) -> Result<Vec<E>> {
         match rows {
             [] => return Ok(Vec::new()),
@@ -150,7 +153,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
             [row] => return Ok(vec![self.insert(row).await?]),
             _ => {}
         }
-        let arrays = column_arrays(rows);
+        let arrays = column_arrays(rows)?;
         self.all_of(&E::statements().insert_many, &array_params(&arrays))
             .await
     }
@@ -172,7 +175,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
             }
             _ => {}
         }
-        let arrays = column_arrays(rows);
+        let arrays = column_arrays(rows)?;
         self.exec
             .run_execute(&E::statements().insert_many_count, &array_params(&arrays))
             .await
@@ -344,15 +347,49 @@ pub(crate) fn lookup_statements<E: Entity, K>(lookup: Lookup<E, K>) -> &'static 
         .expect("a Lookup is only generated for lookup columns")
 }
 
-/// One array per inserted column, each borrowing that column's value from every row.
-fn column_arrays<N: Insertable>(rows: &[N]) -> Vec<ParamArray<'_>> {
+/// One `insert_many` argument per inserted column: an array borrowing that column's value from
+/// every row, or for an array column all rows' elements with each row's bounds (see
+/// `sql::unnest_source`).
+enum ColumnBatch<'a> {
+    Values(ParamArray<'a>),
+    Flat(FlatArray),
+}
+
+fn column_arrays<N: Insertable>(rows: &[N]) -> Result<Vec<ColumnBatch<'_>>> {
+    let table = <N::Entity as Entity>::TABLE;
     insert_columns::<N::Entity>()
-        .map(|(i, _)| ParamArray::new(rows.iter().map(|r| r.param(i)).collect()))
+        .map(|(i, column)| {
+            if !column.param_type.is_array() {
+                return Ok(ColumnBatch::Values(ParamArray::new(
+                    rows.iter().map(|r| r.param(i)).collect(),
+                )));
+            }
+            let mut flat = FlatArray::default();
+            for row in rows {
+                flat.push(row.param(i), &column.pg_type)
+                    .map_err(|source| Error::Encode {
+                        table,
+                        column: column.name,
+                        rust_type: column.rust_type,
+                        source,
+                    })?;
+            }
+            Ok(ColumnBatch::Flat(flat))
+        })
         .collect()
 }
 
-fn array_params<'a>(arrays: &'a [ParamArray<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
-    arrays.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
+fn array_params<'a>(arrays: &'a [ColumnBatch<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    let mut params: Vec<&'a (dyn ToSql + Sync)> = Vec::with_capacity(arrays.len());
+    for array in arrays {
+        match array {
+            ColumnBatch::Values(values) => params.push(values),
+            ColumnBatch::Flat(flat) => {
+                params.extend([flat as &(dyn ToSql + Sync), &flat.lower, &flat.upper])
+            }
+        }
+    }
+    params
 }
 
 fn insert_params<N: Insertable>(new: &N) -> Vec<&(dyn ToSql + Sync)> {

@@ -12,6 +12,9 @@ use crate::entity::{conflict_column, insert_columns, update_columns, ColumnDef, 
 
 pub(crate) mod param_array;
 pub(crate) mod raw;
+mod unnest;
+
+use unnest::unnest_source;
 
 /// Whether a statement only reads or may write: reads may be routed to a replica, writes go
 /// to the primary. Independent of its [`Shape`] (an `INSERT … RETURNING` writes and returns
@@ -284,22 +287,20 @@ impl EntityStatements {
                     format!("INSERT INTO {table} DEFAULT VALUES{returning}"),
                     vec![],
                 )
-            } else {
-                let source = if many {
-                    "SELECT * FROM UNNEST"
-                } else {
-                    "VALUES "
-                };
-                let types = insertable
-                    .iter()
-                    .map(|c| if many { &c.array_type } else { &c.pg_type }.clone())
-                    .collect();
+            } else if many {
+                let (source, types) = unnest_source(&insertable);
                 let sql = format!(
-                    "INSERT INTO {table} ({}) {source}({}){returning}",
+                    "INSERT INTO {table} ({}) {source}{returning}",
+                    column_list(insertable.iter().copied(), ""),
+                );
+                (sql, types)
+            } else {
+                let sql = format!(
+                    "INSERT INTO {table} ({}) VALUES ({}){returning}",
                     column_list(insertable.iter().copied(), ""),
                     placeholders(insertable.len())
                 );
-                (sql, types)
+                (sql, insertable.iter().map(|c| c.pg_type.clone()).collect())
             };
             Statement::new(sql, types, tname, label, Shape::Write)
         };

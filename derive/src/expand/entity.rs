@@ -194,19 +194,29 @@ fn column_def(field: &Field<'_>, primary_key: bool) -> TokenStream {
     let unique = field.attrs.unique.is_some();
     let sql_type = quote_spanned!(ty.span()=> <#ty as ::pgrepo::SqlType>);
     let from_sql = quote_spanned!(ty.span()=> <#ty as ::pgrepo::__private::FromSql<'static>>);
+    let param_type = match field.sql_type_name() {
+        Some(name) => quote! {
+            ::pgrepo::__private::param_type_named(#name, #sql_type::PARAM_TYPE)
+        },
+        None => quote!(#sql_type::PARAM_TYPE),
+    };
     quote! {
-        ::pgrepo::ColumnDef {
-            name: #column,
-            field: #name,
-            rust_type: #rust_type,
-            pg_type: #sql_type::PG_TYPE,
-            array_type: #sql_type::ARRAY_TYPE,
-            nullable: #sql_type::NULLABLE,
-            primary_key: #primary_key,
-            generated: #generated,
-            lookup: #lookup,
-            unique: #unique,
-            accepts: #from_sql::accepts,
+        {
+            let __param_type: ::pgrepo::ParamType = #param_type;
+            ::pgrepo::ColumnDef {
+                name: #column,
+                field: #name,
+                rust_type: #rust_type,
+                param_type: __param_type,
+                pg_type: __param_type.declared_type(),
+                array_type: __param_type.declared_array_type(),
+                nullable: #sql_type::NULLABLE,
+                primary_key: #primary_key,
+                generated: #generated,
+                lookup: #lookup,
+                unique: #unique,
+                accepts: #from_sql::accepts,
+            }
         }
     }
 }

@@ -38,7 +38,15 @@ pub(crate) fn derive_insertable_inner(input: TokenStream) -> TokenStream {
 /// `#[derive(TextEnum)]` on `input`: the generated items, preceded by the compile errors found.
 pub(crate) fn derive_text_enum_inner(input: TokenStream) -> TokenStream {
     match syn::parse2::<DeriveInput>(input) {
-        Ok(input) => text_enum::expand(&input),
+        Ok(input) => text_enum::expand(&input, crate::attr::EnumDerive::Text),
+        Err(error) => error.into_compile_error(),
+    }
+}
+
+/// `#[derive(PgEnum)]` on `input`: the generated items, preceded by the compile errors found.
+pub(crate) fn derive_pg_enum_inner(input: TokenStream) -> TokenStream {
+    match syn::parse2::<DeriveInput>(input) {
+        Ok(input) => text_enum::expand(&input, crate::attr::EnumDerive::Native),
         Err(error) => error.into_compile_error(),
     }
 }

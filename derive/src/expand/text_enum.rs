@@ -1,23 +1,26 @@
-//! `#[derive(TextEnum)]`: `ToSql`, `FromSql` and `SqlType` for a fieldless enum stored as text.
-//! Encoding and type checks live in the runtime (`text_to_sql`, `text_from_sql`,
-//! `text_enum_accepts`); the macro only maps variants to their texts.
+//! `#[derive(TextEnum)]` and `#[derive(PgEnum)]`: `ToSql`, `FromSql` and `SqlType` for a
+//! fieldless enum stored as text or as a database enum type. Encoding and type checks live in
+//! the runtime (`text_to_sql`, `text_from_sql`, `text_enum_accepts`, `native_enum_accepts`);
+//! the macro only maps variants to their labels and names the storage.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{DeriveInput, Ident};
 
 use crate::ast::TextEnum;
+use crate::attr::EnumDerive;
 use crate::check;
 use crate::ctxt::Ctxt;
 use crate::names::unraw;
 
-/// Everything `#[derive(TextEnum)]` generates for `input`, preceded by every mistake in it.
+/// Everything `#[derive(TextEnum)]` or `#[derive(PgEnum)]` generates for `input`, preceded by
+/// every mistake in it.
 ///
 /// With mistakes, the expansion is the fallback: the same impls with bodies that cannot run, so
 /// entities with a field of this type still compile and only the mistakes are reported.
-pub(super) fn expand(input: &DeriveInput) -> TokenStream {
+pub(super) fn expand(input: &DeriveInput, derive: EnumDerive) -> TokenStream {
     let cx = Ctxt::new();
-    let text_enum = TextEnum::from_ast(&cx, input);
+    let text_enum = TextEnum::from_ast(&cx, input, derive);
     if let Some(text_enum) = &text_enum {
         check::check_text_enum(&cx, text_enum);
     }
@@ -27,7 +30,11 @@ pub(super) fn expand(input: &DeriveInput) -> TokenStream {
         Some(text_enum) if !cx.has_errors() => generate(&text_enum),
         _ => {
             let unreachable = quote!(::core::unreachable!());
-            impls(&input.ident, &unreachable, &unreachable)
+            let storage = Storage::of(
+                derive,
+                text_enum.as_ref().and_then(|e| e.type_name.as_deref()),
+            );
+            impls(&input.ident, &storage, &unreachable, &unreachable)
         }
     };
     cx.finish(expansion)
@@ -55,12 +62,50 @@ fn generate(text_enum: &TextEnum<'_>) -> TokenStream {
             )),
         }
     };
-    impls(ident, &to_sql, &from_sql)
+    let storage = Storage::of(text_enum.derive, text_enum.type_name.as_deref());
+    impls(ident, &storage, &to_sql, &from_sql)
+}
+
+/// Where the enum is stored: what its `accepts` and `SqlType` say.
+struct Storage {
+    accepts: TokenStream,
+    sql_type: TokenStream,
+}
+
+impl Storage {
+    /// A text enum binds as `text`; a native enum is its type, by name, resolved from the
+    /// column. (A `PgEnum` without `type_name`, reported, gets an empty name in the fallback.)
+    fn of(derive: EnumDerive, type_name: Option<&str>) -> Self {
+        match derive {
+            EnumDerive::Text => Storage {
+                accepts: quote!(::pgrepo::__private::text_enum_accepts(__ty)),
+                sql_type: quote! {
+                    const PG_TYPE: ::pgrepo::__private::Type = ::pgrepo::__private::Type::TEXT;
+                    const ARRAY_TYPE: ::pgrepo::__private::Type = ::pgrepo::__private::Type::TEXT_ARRAY;
+                },
+            },
+            EnumDerive::Native => {
+                let name = type_name.unwrap_or_default();
+                Storage {
+                    accepts: quote!(::pgrepo::__private::native_enum_accepts(__ty, #name)),
+                    sql_type: quote! {
+                        const PARAM_TYPE: ::pgrepo::ParamType = ::pgrepo::ParamType::from_column(#name);
+                    },
+                }
+            }
+        }
+    }
 }
 
 /// `ToSql`, `FromSql` and `SqlType` for `ident`, with the given bodies of `to_sql` (over
 /// `self`, `__ty`, `__out`) and `from_sql` (over `__ty`, `__raw`).
-fn impls(ident: &Ident, to_sql: &TokenStream, from_sql: &TokenStream) -> TokenStream {
+fn impls(
+    ident: &Ident,
+    storage: &Storage,
+    to_sql: &TokenStream,
+    from_sql: &TokenStream,
+) -> TokenStream {
+    let Storage { accepts, sql_type } = storage;
     quote! {
         const _: () = {
             #[automatically_derived]
@@ -74,7 +119,7 @@ fn impls(ident: &Ident, to_sql: &TokenStream, from_sql: &TokenStream) -> TokenSt
                 }
 
                 fn accepts(__ty: &::pgrepo::__private::Type) -> bool {
-                    ::pgrepo::__private::text_enum_accepts(__ty)
+                    #accepts
                 }
 
                 ::pgrepo::__private::to_sql_checked!();
@@ -90,14 +135,13 @@ fn impls(ident: &Ident, to_sql: &TokenStream, from_sql: &TokenStream) -> TokenSt
                 }
 
                 fn accepts(__ty: &::pgrepo::__private::Type) -> bool {
-                    ::pgrepo::__private::text_enum_accepts(__ty)
+                    #accepts
                 }
             }
 
             #[automatically_derived]
             impl ::pgrepo::SqlType for #ident {
-                const PG_TYPE: ::pgrepo::__private::Type = ::pgrepo::__private::Type::TEXT;
-                const ARRAY_TYPE: ::pgrepo::__private::Type = ::pgrepo::__private::Type::TEXT_ARRAY;
+                #sql_type
                 type NonNull = Self;
             }
         };

@@ -9,6 +9,8 @@ fn column(name: &'static str, pg_type: Type) -> ColumnDef {
         name,
         field: name,
         rust_type: "?",
+        // Unused by the cursor, which checks values against `pg_type`.
+        param_type: crate::ParamType::from_column("unused"),
         pg_type,
         array_type: Type::UNKNOWN,
         nullable: true,

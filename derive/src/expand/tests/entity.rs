@@ -43,53 +43,77 @@ fn expands_the_documented_example() {
                 fn columns() -> &'static [::pgrepo::ColumnDef] {
                     static __COLUMNS: ::pgrepo::__private::LazyLock<[::pgrepo::ColumnDef; 6]> =
                         ::pgrepo::__private::LazyLock::new(|| [
-                            ::pgrepo::ColumnDef {
-                                name: "id", field: "id", rust_type: "Uuid",
-                                pg_type: <Uuid as ::pgrepo::SqlType>::PG_TYPE,
-                                array_type: <Uuid as ::pgrepo::SqlType>::ARRAY_TYPE,
-                                nullable: <Uuid as ::pgrepo::SqlType>::NULLABLE,
-                                primary_key: true, generated: true, lookup: false, unique: false,
-                                accepts: <Uuid as ::pgrepo::__private::FromSql<'static>>::accepts,
+                            {
+                                let __param_type: ::pgrepo::ParamType = <Uuid as ::pgrepo::SqlType>::PARAM_TYPE;
+                                ::pgrepo::ColumnDef {
+                                    name: "id", field: "id", rust_type: "Uuid",
+                                    param_type: __param_type,
+                                    pg_type: __param_type.declared_type(),
+                                    array_type: __param_type.declared_array_type(),
+                                    nullable: <Uuid as ::pgrepo::SqlType>::NULLABLE,
+                                    primary_key: true, generated: true, lookup: false, unique: false,
+                                    accepts: <Uuid as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                }
                             },
-                            ::pgrepo::ColumnDef {
-                                name: "email", field: "email", rust_type: "String",
-                                pg_type: <String as ::pgrepo::SqlType>::PG_TYPE,
-                                array_type: <String as ::pgrepo::SqlType>::ARRAY_TYPE,
-                                nullable: <String as ::pgrepo::SqlType>::NULLABLE,
-                                primary_key: false, generated: false, lookup: true, unique: true,
-                                accepts: <String as ::pgrepo::__private::FromSql<'static>>::accepts,
+                            {
+                                let __param_type: ::pgrepo::ParamType = <String as ::pgrepo::SqlType>::PARAM_TYPE;
+                                ::pgrepo::ColumnDef {
+                                    name: "email", field: "email", rust_type: "String",
+                                    param_type: __param_type,
+                                    pg_type: __param_type.declared_type(),
+                                    array_type: __param_type.declared_array_type(),
+                                    nullable: <String as ::pgrepo::SqlType>::NULLABLE,
+                                    primary_key: false, generated: false, lookup: true, unique: true,
+                                    accepts: <String as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                }
                             },
-                            ::pgrepo::ColumnDef {
-                                name: "name", field: "name", rust_type: "String",
-                                pg_type: <String as ::pgrepo::SqlType>::PG_TYPE,
-                                array_type: <String as ::pgrepo::SqlType>::ARRAY_TYPE,
-                                nullable: <String as ::pgrepo::SqlType>::NULLABLE,
-                                primary_key: false, generated: false, lookup: false, unique: false,
-                                accepts: <String as ::pgrepo::__private::FromSql<'static>>::accepts,
+                            {
+                                let __param_type: ::pgrepo::ParamType = <String as ::pgrepo::SqlType>::PARAM_TYPE;
+                                ::pgrepo::ColumnDef {
+                                    name: "name", field: "name", rust_type: "String",
+                                    param_type: __param_type,
+                                    pg_type: __param_type.declared_type(),
+                                    array_type: __param_type.declared_array_type(),
+                                    nullable: <String as ::pgrepo::SqlType>::NULLABLE,
+                                    primary_key: false, generated: false, lookup: false, unique: false,
+                                    accepts: <String as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                }
                             },
-                            ::pgrepo::ColumnDef {
-                                name: "hair", field: "hair_color", rust_type: "Option<String>",
-                                pg_type: <Option<String> as ::pgrepo::SqlType>::PG_TYPE,
-                                array_type: <Option<String> as ::pgrepo::SqlType>::ARRAY_TYPE,
-                                nullable: <Option<String> as ::pgrepo::SqlType>::NULLABLE,
-                                primary_key: false, generated: false, lookup: false, unique: false,
-                                accepts: <Option<String> as ::pgrepo::__private::FromSql<'static>>::accepts,
+                            {
+                                let __param_type: ::pgrepo::ParamType = <Option<String> as ::pgrepo::SqlType>::PARAM_TYPE;
+                                ::pgrepo::ColumnDef {
+                                    name: "hair", field: "hair_color", rust_type: "Option<String>",
+                                    param_type: __param_type,
+                                    pg_type: __param_type.declared_type(),
+                                    array_type: __param_type.declared_array_type(),
+                                    nullable: <Option<String> as ::pgrepo::SqlType>::NULLABLE,
+                                    primary_key: false, generated: false, lookup: false, unique: false,
+                                    accepts: <Option<String> as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                }
                             },
-                            ::pgrepo::ColumnDef {
-                                name: "team_id", field: "team_id", rust_type: "i64",
-                                pg_type: <i64 as ::pgrepo::SqlType>::PG_TYPE,
-                                array_type: <i64 as ::pgrepo::SqlType>::ARRAY_TYPE,
-                                nullable: <i64 as ::pgrepo::SqlType>::NULLABLE,
-                                primary_key: false, generated: false, lookup: true, unique: false,
-                                accepts: <i64 as ::pgrepo::__private::FromSql<'static>>::accepts,
+                            {
+                                let __param_type: ::pgrepo::ParamType = <i64 as ::pgrepo::SqlType>::PARAM_TYPE;
+                                ::pgrepo::ColumnDef {
+                                    name: "team_id", field: "team_id", rust_type: "i64",
+                                    param_type: __param_type,
+                                    pg_type: __param_type.declared_type(),
+                                    array_type: __param_type.declared_array_type(),
+                                    nullable: <i64 as ::pgrepo::SqlType>::NULLABLE,
+                                    primary_key: false, generated: false, lookup: true, unique: false,
+                                    accepts: <i64 as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                }
                             },
-                            ::pgrepo::ColumnDef {
-                                name: "created_at", field: "created_at", rust_type: "OffsetDateTime",
-                                pg_type: <OffsetDateTime as ::pgrepo::SqlType>::PG_TYPE,
-                                array_type: <OffsetDateTime as ::pgrepo::SqlType>::ARRAY_TYPE,
-                                nullable: <OffsetDateTime as ::pgrepo::SqlType>::NULLABLE,
-                                primary_key: false, generated: true, lookup: false, unique: false,
-                                accepts: <OffsetDateTime as ::pgrepo::__private::FromSql<'static>>::accepts,
+                            {
+                                let __param_type: ::pgrepo::ParamType = <OffsetDateTime as ::pgrepo::SqlType>::PARAM_TYPE;
+                                ::pgrepo::ColumnDef {
+                                    name: "created_at", field: "created_at", rust_type: "OffsetDateTime",
+                                    param_type: __param_type,
+                                    pg_type: __param_type.declared_type(),
+                                    array_type: __param_type.declared_array_type(),
+                                    nullable: <OffsetDateTime as ::pgrepo::SqlType>::NULLABLE,
+                                    primary_key: false, generated: true, lookup: false, unique: false,
+                                    accepts: <OffsetDateTime as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                }
                             }
                         ]);
                     &*__COLUMNS

@@ -18,6 +18,10 @@ fn text_enum(input: TokenStream) -> TokenStream {
     super::derive_text_enum_inner(input)
 }
 
+fn pg_enum(input: TokenStream) -> TokenStream {
+    super::derive_pg_enum_inner(input)
+}
+
 fn insertable(input: TokenStream) -> TokenStream {
     super::derive_insertable_inner(input)
 }

@@ -1,8 +1,9 @@
-//! `#[derive(TextEnum)]`: the expansion, the texts of each rule, and the errors.
+//! `#[derive(TextEnum)]` and `#[derive(PgEnum)]`: the expansion, the texts of each rule, and the
+//! errors.
 
 use quote::quote;
 
-use super::{assert_tokens_eq, error_messages, text_enum};
+use super::{assert_tokens_eq, error_messages, pg_enum, text_enum};
 
 #[test]
 fn expands_a_renamed_enum() {
@@ -226,5 +227,69 @@ fn lists_valid_rules() {
             "the rules are `snake_case`, `lowercase`, `UPPERCASE`, `SCREAMING_SNAKE_CASE`, `kebab-case`, `camelCase`, `PascalCase`"
         )),
         "{messages:#?}"
+    );
+}
+
+#[test]
+fn a_native_enum_is_its_type_by_name_resolved_from_the_column() {
+    let expanded = pg_enum(quote! {
+        #[pgrepo(type_name = "billing.plan", rename_all = "snake_case")]
+        pub enum Plan {
+            Free,
+            ProPlus,
+        }
+    });
+    let text = expanded.to_string();
+    assert!(error_messages(&expanded).is_empty(), "{text}");
+    // Accepted by name (both directions), declared as resolved from the column, labels as text.
+    assert_eq!(
+        text.matches(":: pgrepo :: __private :: native_enum_accepts (__ty , \"billing.plan\")")
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "const PARAM_TYPE : :: pgrepo :: ParamType = :: pgrepo :: ParamType :: from_column (\"billing.plan\")"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("PG_TYPE"), "{text}");
+    assert!(text.contains("Plan :: ProPlus => \"pro_plus\""), "{text}");
+}
+
+#[test]
+fn a_native_enum_needs_a_well_formed_type_name() {
+    let missing = pg_enum(quote!(
+        enum Plan {
+            Free,
+        }
+    ));
+    assert_eq!(
+        error_messages(&missing),
+        ["`#[derive(PgEnum)]` needs the name of the database's enum type that `Plan` maps to\nhelp: add `#[pgrepo(type_name = \"plan\")]` above the enum: the type of `CREATE TYPE plan AS ENUM (...)`"]
+    );
+    let malformed = pg_enum(quote!(
+        #[pgrepo(type_name = "plan(2)")]
+        enum Plan {
+            Free,
+        }
+    ));
+    assert_eq!(error_messages(&malformed).len(), 1);
+    // The fallback still implements the traits, so fields of this type compile.
+    assert!(malformed
+        .to_string()
+        .contains("impl :: pgrepo :: SqlType for Plan"));
+    let on_text_enum = text_enum(quote!(
+        #[pgrepo(type_name = "plan")]
+        enum Plan {
+            Free,
+        }
+    ));
+    assert!(
+        error_messages(&on_text_enum)[0]
+            .starts_with("`type_name` is an attribute of `#[derive(PgEnum)]`"),
+        "{:?}",
+        error_messages(&on_text_enum)
     );
 }

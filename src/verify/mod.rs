@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 use crate::exec::Executor as _;
 use crate::sql::table_ref;
 
+mod param_types;
+
 /// One way the database differs from an entity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -48,6 +50,23 @@ pub enum Mismatch {
         column: String,
         /// Whether the field is an `Option`.
         field_is_option: bool,
+    },
+    /// A field's parameters are declared as another type than its column's, where the server
+    /// cannot convert (text into an enum column: inserts fail with 42804) or converts and
+    /// changes the meaning (a `citext` column compared as `text` is case-sensitive).
+    ParamType {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The field's Rust type.
+        rust_type: String,
+        /// What the field's parameters are declared as (`text`, or the `sql_type` named).
+        declared: String,
+        /// The column's database type.
+        found: String,
+        /// What goes wrong, and how to declare the field.
+        fix: String,
     },
     /// The declared primary key is not the table's primary key.
     PrimaryKey {
@@ -97,6 +116,18 @@ impl fmt::Display for Mismatch {
             } => write!(
                 f,
                 "`{table}`.`{column}`: column is NOT NULL but the field is an `Option`"
+            ),
+            Mismatch::ParamType {
+                table,
+                column,
+                rust_type,
+                declared,
+                found,
+                fix,
+            } => write!(
+                f,
+                "`{table}`.`{column}`: column is `{found}` but `{rust_type}` is bound as \
+                 `{declared}`: {fix}"
             ),
             Mismatch::PrimaryKey {
                 table,
@@ -208,10 +239,13 @@ const COLUMNS_SQL: &str = "\
 SELECT a.attname::text, a.atttypid, a.attnotnull, t.typname::text, t.typtype::text,
        COALESCE(bt.oid, 0::oid) AS base_oid, COALESCE(bt.typname::text, '') AS base_name,
        EXISTS (SELECT 1 FROM pg_index i
-               WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY(i.indkey))
+               WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY(i.indkey)),
+       COALESCE(et.typname::text, '') AS element_name, COALESCE(et.typtype::text, '') AS element_kind,
+       COALESCE(et.oid, 0::oid) AS element_oid
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN pg_type et ON t.typcategory = 'A' AND et.oid = t.typelem
 WHERE a.attrelid = to_regclass($1::text) AND a.attnum > 0 AND NOT a.attisdropped";
 
 const ENUM_SQL: &str =
@@ -281,6 +315,8 @@ impl Db {
                     expected: column.rust_type.to_owned(),
                     found: row.get::<_, String>(3),
                 });
+            } else if let Some(mismatch) = param_types::check(&table, column, row) {
+                report.mismatches.push(mismatch);
             }
             let not_null: bool = row.get(2);
             if not_null == column.nullable {
@@ -310,14 +346,38 @@ impl Db {
     }
 
     /// The driver's `Type` of a column: built-in types by OID, enums with their labels,
-    /// domains as their base type.
+    /// domains as their base type, arrays of the element's type.
     async fn column_type(&self, row: &tokio_postgres::Row) -> Result<Type> {
         let oid: u32 = row.get(1);
         if let Some(ty) = Type::from_oid(oid) {
             return Ok(ty);
         }
         let name: String = row.get(3);
-        match row.get::<_, &str>(4) {
+        let element_oid: u32 = row.get(10);
+        if element_oid != 0 {
+            let element = self
+                .described_type(element_oid, row.get(8), row.get(9), 0, "")
+                .await?;
+            return Ok(Type::new(name, oid, Kind::Array(element), String::new()));
+        }
+        self.described_type(oid, name, row.get(4), row.get(5), row.get(6))
+            .await
+    }
+
+    /// A type that is not built in: an enum with its labels, a domain as its base type (by
+    /// `base_oid` and `base_name`), another type by name.
+    async fn described_type(
+        &self,
+        oid: u32,
+        name: String,
+        kind: &str,
+        base_oid: u32,
+        base_name: &str,
+    ) -> Result<Type> {
+        if let Some(ty) = Type::from_oid(oid) {
+            return Ok(ty);
+        }
+        match kind {
             "e" => {
                 let labels = self
                     .query(crate::Sql::read(ENUM_SQL), &[&oid])
@@ -327,11 +387,9 @@ impl Db {
                     .collect();
                 Ok(Type::new(name, oid, Kind::Enum(labels), String::new()))
             }
-            "d" => {
-                let base: u32 = row.get(5);
-                Ok(Type::from_oid(base)
-                    .unwrap_or_else(|| Type::new(row.get(6), base, Kind::Simple, String::new())))
-            }
+            "d" => Ok(Type::from_oid(base_oid).unwrap_or_else(|| {
+                Type::new(base_name.to_owned(), base_oid, Kind::Simple, String::new())
+            })),
             _ => Ok(Type::new(name, oid, Kind::Simple, String::new())),
         }
     }
