@@ -91,6 +91,7 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
             }
         }
     }
+    check_array_key(cx, field);
     if let (Some(relation), None) = (&attrs.relation, &attrs.belongs_to) {
         cx.error_with_help(
             relation,
@@ -101,6 +102,45 @@ fn check_field(cx: &Ctxt, field: &Field<'_>) {
             format!(
                 r#"add the parent entity, `#[pgrepo({BELONGS_TO} = Parent, {RELATION} = "{}")]`, or remove `{RELATION}`"#,
                 relation.value()
+            ),
+        );
+    }
+}
+
+/// An array column (`Vec<…>`) is no key: `find_by_any` and `get_many` bind their keys as one
+/// array parameter (`= ANY($1)`), and PostgreSQL has no arrays of arrays to hold them.
+fn check_array_key(cx: &Ctxt, field: &Field<'_>) {
+    let ty = field.option_inner.unwrap_or(field.ty);
+    let is_vec = matches!(ty, syn::Type::Path(path)
+        if path.qself.is_none()
+            && path.path.segments.last().is_some_and(|last| last.ident == "Vec"));
+    if !is_vec {
+        return;
+    }
+    let attrs = &field.attrs;
+    let keys = [
+        attrs.id.as_ref().map(ToTokens::to_token_stream),
+        attrs.lookup.as_ref().map(ToTokens::to_token_stream),
+        attrs.unique.as_ref().map(ToTokens::to_token_stream),
+        attrs
+            .belongs_to
+            .as_ref()
+            .map(|(key, _)| key.to_token_stream()),
+    ];
+    for key in keys.into_iter().flatten() {
+        let name = key.to_string();
+        cx.error_with_help(
+            &key,
+            format!(
+                "`{name}` on `{}`: an array column cannot be a key, because keys are also looked up \
+                 many at a time as one array parameter (`= ANY($1)`), and PostgreSQL has no arrays \
+                 of arrays",
+                field.name
+            ),
+            format!(
+                "remove `{name}`; to find rows by an array column write the query with \
+                 `query_as` (`WHERE {} @> $1` for containment, with a GIN index)",
+                field.name
             ),
         );
     }

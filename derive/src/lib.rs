@@ -152,7 +152,7 @@ mod sort_key;
 /// | `id` | the primary key: exactly one field, not an `Option`; composite keys are not supported |
 /// | `generated` | filled by the database (default, identity, trigger): left out of the insert struct and of updates, read back with `RETURNING` |
 /// | `column = "db_name"` | the column's name, when it differs from the field's (`r#type` maps to `type` without it) |
-/// | `lookup` | a typed lookup by this column, `Self::FIELD`, for `Repo::find_by` and friends |
+/// | `lookup` | a typed lookup by this column, `Self::FIELD`, for `Repo::find_by` and friends (not on an array field: keys are also bound many at a time as one array) |
 /// | `unique` | a lookup by a unique column (single-row reads), and the upsert conflict target |
 /// | `belongs_to = Parent` | a foreign key to `Parent`'s primary key: a lookup, and a relation constant |
 /// | `relation = "name"` | the name of a `belongs_to` field's relation constant |
