@@ -4,7 +4,7 @@
 
 use pgrepo::testkit::{TestCluster, TestDatabase};
 pub use pgrepo::Executor;
-use pgrepo::{Db, Entity, TextEnum};
+use pgrepo::{Cursor, Db, Entity, Error, Listing, Page, TextEnum};
 
 /// A fresh database with the test schema, and a pool on it.
 pub struct TestDb {
@@ -248,4 +248,62 @@ pub async fn reset_stats(db: &Db) {
     )
     .await
     .expect("reset pg_stat_statements");
+}
+
+/// Every row of `listing` by pages of `n`, forward and then backward, checking the order of
+/// the ids (`id` of each item) against `expected`; returns every cursor handed out.
+pub async fn walk<E: Entity>(
+    listing: &Listing<'_, E, Db>,
+    n: usize,
+    expected: &[i64],
+    id: impl Fn(&E) -> i64,
+) -> Vec<Cursor> {
+    let ids = |page: &Page<E>| page.items.iter().map(&id).collect::<Vec<i64>>();
+    let handed_out = |page: &Page<E>| {
+        page.start_cursor
+            .clone()
+            .into_iter()
+            .chain(page.end_cursor.clone())
+    };
+    let mut cursors = Vec::new();
+    let mut seen = Vec::new();
+    let mut page = listing.first(n).await.unwrap();
+    loop {
+        seen.extend(ids(&page));
+        cursors.extend(handed_out(&page));
+        if !page.has_next {
+            break;
+        }
+        page = listing
+            .after(page.end_cursor.as_ref().unwrap(), n)
+            .await
+            .unwrap();
+    }
+    assert_eq!(seen, expected, "forward by {n}");
+    let mut pages = Vec::new();
+    let mut page = listing.last(n).await.unwrap();
+    loop {
+        pages.push(ids(&page));
+        cursors.extend(handed_out(&page));
+        if !page.has_previous {
+            break;
+        }
+        page = listing
+            .before(page.start_cursor.as_ref().unwrap(), n)
+            .await
+            .unwrap();
+    }
+    let seen: Vec<i64> = pages.into_iter().rev().flatten().collect();
+    assert_eq!(seen, expected, "backward by {n}");
+    cursors
+}
+
+/// The reason of the [`Error::InvalidCursor`] a listing call must have returned.
+#[track_caller]
+pub fn invalid_reason<E>(result: Result<Page<E>, Error>) -> String {
+    match result {
+        Err(Error::InvalidCursor { reason, .. }) => reason,
+        Err(other) => panic!("expected InvalidCursor, got {other}"),
+        Ok(_) => panic!("expected InvalidCursor, got a page"),
+    }
 }

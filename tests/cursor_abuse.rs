@@ -11,7 +11,7 @@ use pgrepo::tokio_postgres::types::{to_sql_checked, FromSql, IsNull, ToSql, Type
 use pgrepo::{Cursor, Db, Entity, Error, Listing, Page, SortKey, SqlType, MAX_CURSOR_LEN};
 use sha2::Sha256;
 
-use crate::common::{fresh, fresh_with, Executor as _};
+use crate::common::{fresh, fresh_with, invalid_reason, walk, Executor as _};
 
 /// A NUMERIC kept in its binary form: enough to sort by one without a decimal crate.
 #[derive(Debug, Clone, PartialEq)]
@@ -111,15 +111,6 @@ fn forge_raw(genuine: &Cursor, count: u8, body: &[u8]) -> Cursor {
     mac.update(&payload);
     payload.extend_from_slice(&mac.finalize().into_bytes()[..16]);
     URL_SAFE_NO_PAD.encode(payload).into()
-}
-
-#[track_caller]
-fn invalid_reason(result: Result<Page<Entry>, Error>) -> String {
-    match result {
-        Err(Error::InvalidCursor { reason, .. }) => reason,
-        Err(other) => panic!("expected InvalidCursor, got {other}"),
-        Ok(_) => panic!("expected InvalidCursor, got a page"),
-    }
 }
 
 /// The ids `sql` returns: the reference, written independently of the library.
@@ -307,37 +298,6 @@ async fn forged_values_that_do_not_fit_their_column_types_are_rejected() {
     }
 }
 
-/// Every row once, in the reference order, forward and backward by `n`.
-async fn walk(listing: &Listing<'_, Entry, Db>, n: usize, expected: &[i64]) {
-    let mut seen = Vec::new();
-    let mut page = listing.first(n).await.unwrap();
-    loop {
-        seen.extend(ids(&page));
-        if !page.has_next {
-            break;
-        }
-        page = listing
-            .after(page.end_cursor.as_ref().unwrap(), n)
-            .await
-            .unwrap();
-    }
-    assert_eq!(seen, expected, "forward by {n}");
-    let mut pages = Vec::new();
-    let mut page = listing.last(n).await.unwrap();
-    loop {
-        pages.push(ids(&page));
-        if !page.has_previous {
-            break;
-        }
-        page = listing
-            .before(page.start_cursor.as_ref().unwrap(), n)
-            .await
-            .unwrap();
-    }
-    let seen: Vec<i64> = pages.into_iter().rev().flatten().collect();
-    assert_eq!(seen, expected, "backward by {n}");
-}
-
 #[tokio::test]
 async fn genuine_cursors_walk_every_listing() {
     let t = fresh("cursor_genuine").await;
@@ -356,8 +316,14 @@ async fn genuine_cursors_walk_every_listing() {
         .await;
         assert_eq!(expected.len(), 40);
         for n in [1, 7] {
-            walk(&entries.list_by(sort), n, &expected).await;
-            walk(&entries.list_by(sort).secret(b"k".to_vec()), n, &expected).await;
+            walk(&entries.list_by(sort), n, &expected, |e| e.id).await;
+            walk(
+                &entries.list_by(sort).secret(b"k".to_vec()),
+                n,
+                &expected,
+                |e| e.id,
+            )
+            .await;
         }
     }
 }

@@ -4,9 +4,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use pgrepo::{Cursor, Db, Entity, Error, Listing, Page};
+use pgrepo::{Cursor, Db, Entity, Page};
 
-use crate::common::{fresh, Executor as _};
+use crate::common::{fresh, invalid_reason, walk, Executor as _};
 
 /// The users table listed by email: the sort value a client must not read from a URL.
 #[derive(Debug, Clone, PartialEq, Entity)]
@@ -52,52 +52,6 @@ fn ids(page: &Page<Customer>) -> Vec<i64> {
     page.items.iter().map(|c| c.id).collect()
 }
 
-/// Every row of `listing` by pages of `n`, forward and then backward, checking the order
-/// against `expected`; returns every cursor handed out.
-async fn walk(listing: &Listing<'_, Customer, Db>, n: usize, expected: &[i64]) -> Vec<Cursor> {
-    let mut cursors = Vec::new();
-    let mut seen = Vec::new();
-    let mut page = listing.first(n).await.unwrap();
-    loop {
-        seen.extend(ids(&page));
-        cursors.extend(
-            page.start_cursor
-                .clone()
-                .into_iter()
-                .chain(page.end_cursor.clone()),
-        );
-        if !page.has_next {
-            break;
-        }
-        page = listing
-            .after(page.end_cursor.as_ref().unwrap(), n)
-            .await
-            .unwrap();
-    }
-    assert_eq!(seen, expected, "forward by {n}");
-    let mut pages = Vec::new();
-    let mut page = listing.last(n).await.unwrap();
-    loop {
-        pages.push(ids(&page));
-        cursors.extend(
-            page.start_cursor
-                .clone()
-                .into_iter()
-                .chain(page.end_cursor.clone()),
-        );
-        if !page.has_previous {
-            break;
-        }
-        page = listing
-            .before(page.start_cursor.as_ref().unwrap(), n)
-            .await
-            .unwrap();
-    }
-    let seen: Vec<i64> = pages.into_iter().rev().flatten().collect();
-    assert_eq!(seen, expected, "backward by {n}");
-    cursors
-}
-
 async fn with_secret(t: &crate::common::TestDb) -> Db {
     Db::builder(&t.database.url())
         .unwrap()
@@ -139,21 +93,12 @@ async fn a_listing_by_email_with_a_secret_hands_out_no_email() {
     ];
     for listing in &listings {
         for n in [1, 4, 31] {
-            let cursors = walk(listing, n, &expected).await;
+            let cursors = walk(listing, n, &expected, |c| c.id).await;
             assert!(cursors.len() >= 2, "by {n}");
             for cursor in &cursors {
                 assert_eq!(leaked(cursor, &emails), None, "by {n}: {cursor}");
             }
         }
-    }
-}
-
-#[track_caller]
-fn invalid_reason(result: Result<Page<Customer>, Error>) -> String {
-    match result {
-        Err(Error::InvalidCursor { reason, .. }) => reason,
-        Err(other) => panic!("expected InvalidCursor, got {other}"),
-        Ok(_) => panic!("expected InvalidCursor, got a page"),
     }
 }
 
