@@ -3,6 +3,8 @@
 //! does (see `pool`); transactions hold one for their whole life ([`Tx`](crate::Tx)).
 
 use std::fmt;
+use std::future::Future;
+use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,7 +13,7 @@ use tokio_postgres::NoTls;
 
 use crate::error::{Error, Result};
 use crate::exec::{Executor, Lease, Sealed, Settings, StatementMode};
-use crate::pool::Connections;
+use crate::pool::{Connections, Hold, DEFAULT_HOLD_WARNING};
 use crate::sql::Statement;
 use crate::tx::{Tx, TxOptions};
 
@@ -23,6 +25,7 @@ pub struct DbBuilder {
     wait_timeout: Duration,
     connect_timeout: Duration,
     pipelining: bool,
+    hold_warning: Option<Duration>,
     settings: Settings,
 }
 
@@ -75,6 +78,15 @@ impl DbBuilder {
         self
     }
 
+    /// How long a transaction may hold its connection before pgrepo logs a warning naming where
+    /// it was borrowed (and another when it comes back); `None` turns the warnings off
+    /// (default: 10 s). Where each current holder borrowed its connection is also what
+    /// [`Error::PoolTimeout`] reports.
+    pub fn hold_warning(mut self, threshold: Option<Duration>) -> Self {
+        self.hold_warning = threshold;
+        self
+    }
+
     /// How long opening a connection may take (default: 5 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -89,7 +101,7 @@ impl DbBuilder {
     /// [`Error::PoolBuild`] when the settings are invalid.
     pub async fn connect(self) -> Result<Db> {
         let db = self.build()?;
-        drop(db.connection().await?);
+        drop(db.connection(Location::caller()).await?);
         Ok(db)
     }
 
@@ -116,7 +128,7 @@ impl DbBuilder {
             .build()
             .map_err(|source| Error::PoolBuild { source })?;
         Ok(Db::with_connections(
-            Connections::new(pool, self.pipelining),
+            Connections::new(pool, self.pipelining, self.hold_warning),
             self.settings,
         ))
     }
@@ -165,6 +177,7 @@ impl Db {
             wait_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             pipelining: true,
+            hold_warning: Some(DEFAULT_HOLD_WARNING),
             settings: Settings::default(),
         })
     }
@@ -172,7 +185,10 @@ impl Db {
     /// Wraps an existing deadpool-postgres pool. Give it a wait timeout, or callers wait
     /// forever when it is exhausted.
     pub fn from_pool(pool: Pool) -> Db {
-        Db::with_connections(Connections::new(pool, true), Settings::default())
+        Db::with_connections(
+            Connections::new(pool, true, Some(DEFAULT_HOLD_WARNING)),
+            Settings::default(),
+        )
     }
 
     fn with_connections(connections: Connections, settings: Settings) -> Db {
@@ -206,10 +222,14 @@ impl Db {
     /// so it costs no round trip of its own. Dropped without [`Tx::commit`], at any point, the
     /// transaction is rolled back before its connection serves anyone else.
     ///
+    /// Where it is called is recorded as the connection's borrower, which an exhausted pool
+    /// ([`Error::PoolTimeout`]) and a long hold ([`DbBuilder::hold_warning`]) report.
+    ///
     /// # Errors
     /// [`Error::PoolTimeout`] when no connection is free in time; connection errors.
-    pub async fn begin(&self) -> Result<Tx> {
-        self.begin_with(TxOptions::default()).await
+    #[track_caller]
+    pub fn begin(&self) -> impl Future<Output = Result<Tx>> + Send + '_ {
+        self.begin_with(TxOptions::default())
     }
 
     /// Starts a transaction with `options` (isolation level, read-only, a prelude such as
@@ -217,9 +237,13 @@ impl Db {
     ///
     /// # Errors
     /// As [`Db::begin`].
-    pub async fn begin_with(&self, options: TxOptions) -> Result<Tx> {
-        let conn = self.connection().await?;
-        Ok(Tx::new(conn, &options, self.inner.settings.clone()))
+    #[track_caller]
+    pub fn begin_with(&self, options: TxOptions) -> impl Future<Output = Result<Tx>> + Send + '_ {
+        let at = Location::caller();
+        async move {
+            let conn = self.connection(at).await?;
+            Ok(Tx::new(conn, &options, self.inner.settings.clone()))
+        }
     }
 
     /// Runs `body` in a transaction: committed when it returns `Ok`, rolled back when it
@@ -242,39 +266,52 @@ impl Db {
     /// [`Tx::commit`]: in particular [`Error::CommitOutcomeUnknown`] when the connection
     /// failed while committing, and the transaction may or may not have committed (reconcile
     /// before running it again).
-    pub async fn transaction<R, F>(&self, body: F) -> Result<R>
+    #[track_caller]
+    pub fn transaction<'a, R, F>(&'a self, body: F) -> impl Future<Output = Result<R>> + 'a
     where
-        F: AsyncFnOnce(&Tx) -> Result<R>,
+        F: AsyncFnOnce(&Tx) -> Result<R> + 'a,
     {
-        self.transaction_with(TxOptions::default(), body).await
+        self.transaction_with(TxOptions::default(), body)
     }
 
     /// Runs `body` in a transaction with `options`, as [`Db::transaction`].
     ///
     /// # Errors
     /// As [`Db::transaction`].
-    pub async fn transaction_with<R, F>(&self, options: TxOptions, body: F) -> Result<R>
+    #[track_caller]
+    pub fn transaction_with<'a, R, F>(
+        &'a self,
+        options: TxOptions,
+        body: F,
+    ) -> impl Future<Output = Result<R>> + 'a
     where
-        F: AsyncFnOnce(&Tx) -> Result<R>,
+        F: AsyncFnOnce(&Tx) -> Result<R> + 'a,
     {
-        let tx = self.begin_with(options).await?;
-        match body(&tx).await {
-            Ok(value) => {
-                tx.commit().await?;
-                Ok(value)
-            }
-            Err(error) => {
-                // The body's error is what the caller needs; a failed rollback closes the
-                // connection instead of returning it to the pool.
-                let _ = tx.rollback().await;
-                Err(error)
+        let tx = self.begin_with(options);
+        async move {
+            let tx = tx.await?;
+            match body(&tx).await {
+                Ok(value) => {
+                    tx.commit().await?;
+                    Ok(value)
+                }
+                Err(error) => {
+                    // The body's error is what the caller needs; a failed rollback closes the
+                    // connection instead of returning it to the pool.
+                    let _ = tx.rollback().await;
+                    Err(error)
+                }
             }
         }
     }
 
-    /// Borrows a pooled connection of its own (for a transaction).
-    pub(crate) async fn connection(&self) -> Result<Object> {
-        self.inner.connections.exclusive().await
+    /// Borrows a pooled connection of its own (for a transaction), registered as held by the
+    /// caller at `at`.
+    pub(crate) async fn connection(
+        &self,
+        at: &'static Location<'static>,
+    ) -> Result<(Object, Hold)> {
+        self.inner.connections.exclusive(at).await
     }
 }
 

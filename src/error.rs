@@ -79,17 +79,28 @@ pub enum Error {
     #[non_exhaustive]
     #[error(
         "timed out after {waited_ms} ms waiting for a connection: pool size {max_size}, \
-         {in_use} in use, {waiting} waiting"
+         {in_use} in use ({transactions} by transactions, {autocommit} by autocommit \
+         statements), {idle} idle, {waiting} waiting{}",
+        crate::pool::describe_holders(holders)
     )]
     PoolTimeout {
         /// The pool's maximum size.
         max_size: usize,
         /// Connections checked out when the wait ended.
         in_use: usize,
+        /// Open connections idle in the pool at that moment.
+        idle: usize,
+        /// Of those in use, the ones held by transactions.
+        transactions: usize,
+        /// Of those in use, the ones serving autocommit statements.
+        autocommit: usize,
         /// Other tasks waiting at that moment.
         waiting: usize,
         /// How long this caller waited.
         waited_ms: u64,
+        /// The longest current holders of a transaction's connection (up to 5), longest
+        /// first, with where each borrowed it.
+        holders: Vec<crate::pool::Holder>,
     },
 
     /// The pool could not open a new connection.

@@ -112,7 +112,7 @@ pub use listing::{
     PAGE_SIZE_CEILING,
 };
 pub use loader::{Loader, LoaderConfig, LookupLoader};
-pub use pool::PoolStatus;
+pub use pool::{Holder, PoolStatus};
 pub use repo::relation::BelongsTo;
 pub use repo::Repo;
 pub use row::{FromRow, SelectList};

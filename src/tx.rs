@@ -152,12 +152,12 @@ const TX_TABLE: &str = "(transaction)";
 
 impl Tx {
     pub(crate) fn new(
-        conn: deadpool_postgres::Object,
+        (conn, hold): (deadpool_postgres::Object, crate::pool::Hold),
         options: &TxOptions,
         settings: Settings,
     ) -> Tx {
         Tx {
-            conn: Exclusive::new(conn),
+            conn: Exclusive::new(conn, hold),
             begin_sql: options.begin_sql(),
             turn: tokio::sync::Mutex::new(()),
             aborted: AtomicBool::new(false),

@@ -307,3 +307,49 @@ pub fn invalid_reason<E>(result: Result<Page<E>, Error>) -> String {
         Ok(_) => panic!("expected InvalidCursor, got a page"),
     }
 }
+
+/// Records `tracing` spans (name, fields given at creation and recorded later) and events
+/// (level, message and fields), for tests that check what pgrepo reports.
+#[derive(Default, Clone)]
+pub struct SpanRecorder {
+    pub spans: std::sync::Arc<std::sync::Mutex<Vec<std::collections::BTreeMap<String, String>>>>,
+    pub events: std::sync::Arc<std::sync::Mutex<Vec<std::collections::BTreeMap<String, String>>>>,
+}
+
+struct FieldVisitor<'a>(&'a mut std::collections::BTreeMap<String, String>);
+
+impl tracing::field::Visit for FieldVisitor<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(
+            field.name().to_owned(),
+            format!("{value:?}").trim_matches('"').to_owned(),
+        );
+    }
+}
+
+impl tracing::Subscriber for SpanRecorder {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("name".to_owned(), span.metadata().name().to_owned());
+        span.record(&mut FieldVisitor(&mut fields));
+        let mut spans = self.spans.lock().unwrap();
+        spans.push(fields);
+        tracing::span::Id::from_u64(spans.len() as u64)
+    }
+    fn record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        let mut spans = self.spans.lock().unwrap();
+        values.record(&mut FieldVisitor(&mut spans[id.into_u64() as usize - 1]));
+    }
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert("level".to_owned(), event.metadata().level().to_string());
+        event.record(&mut FieldVisitor(&mut fields));
+        self.events.lock().unwrap().push(fields);
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}

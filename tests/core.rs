@@ -476,45 +476,6 @@ async fn a_column_that_does_not_fit_its_field_is_a_decode_error() {
     assert!(err.to_string().contains("retired"), "{err}");
 }
 
-/// Records the `pgrepo.statement` spans: name, fields given at creation and recorded later.
-#[derive(Default, Clone)]
-struct SpanRecorder {
-    spans: std::sync::Arc<std::sync::Mutex<Vec<std::collections::BTreeMap<String, String>>>>,
-}
-
-struct FieldVisitor<'a>(&'a mut std::collections::BTreeMap<String, String>);
-
-impl tracing::field::Visit for FieldVisitor<'_> {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        self.0.insert(
-            field.name().to_owned(),
-            format!("{value:?}").trim_matches('"').to_owned(),
-        );
-    }
-}
-
-impl tracing::Subscriber for SpanRecorder {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        let mut fields = std::collections::BTreeMap::new();
-        fields.insert("name".to_owned(), span.metadata().name().to_owned());
-        span.record(&mut FieldVisitor(&mut fields));
-        let mut spans = self.spans.lock().unwrap();
-        spans.push(fields);
-        tracing::span::Id::from_u64(spans.len() as u64)
-    }
-    fn record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>) {
-        let mut spans = self.spans.lock().unwrap();
-        values.record(&mut FieldVisitor(&mut spans[id.into_u64() as usize - 1]));
-    }
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, _: &tracing::Event<'_>) {}
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn each_statement_runs_in_a_span_with_statement_table_rows_and_duration() {
     let t = fresh("tracing").await;

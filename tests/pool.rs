@@ -217,3 +217,110 @@ async fn transactions_and_autocommit_statements_share_a_small_pool_without_starv
             .collect();
     assert_eq!(updated, expected.into_iter().collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn an_exhausted_pool_names_its_holders_and_where_they_borrowed() {
+    const WAIT: Duration = Duration::from_millis(200);
+    let t = fresh_with("pool_holders", |b| b.max_size(2).wait_timeout(WAIT)).await;
+    // Two transactions take both connections, from two places in this file.
+    let first = t.db.begin().await.unwrap();
+    let first_line = line!() - 1;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let db = t.db.clone();
+    let second_line = line!() + 2;
+    let second = tokio::spawn(async move {
+        db.transaction(async |tx| {
+            tx.execute("SELECT 1", &[]).await?;
+            tokio::time::sleep(WAIT * 3).await;
+            Ok(())
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // A third and a statement wait, and give up.
+    let users = t.db.repo::<User>();
+    let (third, count) = tokio::join!(t.db.begin(), users.count());
+    for error in [
+        third.map(|_| ()).unwrap_err(),
+        count.map(|_| ()).unwrap_err(),
+    ] {
+        let Error::PoolTimeout {
+            max_size,
+            in_use,
+            idle,
+            transactions,
+            holders,
+            ..
+        } = &error
+        else {
+            panic!("expected PoolTimeout, got {error}");
+        };
+        assert_eq!((*max_size, *in_use, *idle, *transactions), (2, 2, 0, 2));
+        let places: Vec<(String, u32)> = holders
+            .iter()
+            .map(|h| (h.borrowed_at.file().to_owned(), h.borrowed_at.line()))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                ("tests/pool.rs".to_owned(), first_line),
+                ("tests/pool.rs".to_owned(), second_line)
+            ],
+            "longest first, where each borrowed: {error}"
+        );
+        assert!(holders[0].held_for > holders[1].held_for);
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("tests/pool.rs:{first_line}"))
+                && text.contains("2 by transactions"),
+            "{text}"
+        );
+    }
+    first.rollback().await.unwrap();
+    second.await.unwrap().unwrap();
+    // Both came back: nobody holds a connection, and a transaction gets one at once.
+    let status = t.db.status();
+    assert_eq!((status.transactions, status.waiting), (0, 0), "{status:?}");
+    t.db.begin().await.unwrap().rollback().await.unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_connection_held_past_the_threshold_is_logged_while_held_and_when_it_comes_back() {
+    const THRESHOLD: Duration = Duration::from_millis(100);
+    let t = fresh_with("pool_hold_warning", |b| b.hold_warning(Some(THRESHOLD))).await;
+    let recorder = SpanRecorder::default();
+    let _guard = tracing::subscriber::set_default(recorder.clone());
+    let warnings = || -> Vec<String> {
+        recorder
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e["level"] == "WARN")
+            .map(|e| e["message"].clone())
+            .collect()
+    };
+    // A short transaction is not logged.
+    let quick = t.db.begin().await.unwrap();
+    quick.commit().await.unwrap();
+    tokio::time::sleep(THRESHOLD * 2).await;
+    assert_eq!(warnings(), Vec::<String>::new());
+
+    let held = t.db.begin().await.unwrap();
+    let line = line!() - 1;
+    let place = format!("tests/pool.rs:{line}");
+    tokio::time::sleep(THRESHOLD * 2).await;
+    let while_held = warnings();
+    assert_eq!(while_held.len(), 1, "{while_held:?}");
+    assert!(
+        while_held[0].contains(&place) && while_held[0].contains("has been held"),
+        "{while_held:?}"
+    );
+    held.rollback().await.unwrap();
+    let after = warnings();
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert!(
+        after[1].contains(&place) && after[1].contains("came back"),
+        "{after:?}"
+    );
+}

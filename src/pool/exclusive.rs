@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::{ClientWrapper, Object};
 
+use super::Hold;
+
 /// A connection of one caller's own; see the module docs for what its drop does.
 pub(crate) struct Exclusive {
     /// `None` only while being dropped.
@@ -20,14 +22,18 @@ pub(crate) struct Exclusive {
     open: AtomicBool,
     /// The connection's state is unknown: close it instead of reusing it.
     broken: AtomicBool,
+    /// The registration of its holder, released when the connection goes back (after a
+    /// background rollback, if it needs one). `None` only while being dropped.
+    hold: Option<Hold>,
 }
 
 impl Exclusive {
-    pub(crate) fn new(object: Object) -> Self {
+    pub(crate) fn new(object: Object, hold: Hold) -> Self {
         Exclusive {
             object: Some(object),
             open: AtomicBool::new(false),
             broken: AtomicBool::new(false),
+            hold: Some(hold),
         }
     }
 
@@ -70,7 +76,10 @@ impl Drop for Exclusive {
         if !*self.open.get_mut() {
             return; // clean: back to the pool
         }
-        let guard = CloseUnlessClean(Some(object));
+        let guard = CloseUnlessClean {
+            object: Some(object),
+            _hold: self.hold.take(),
+        };
         // Without a runtime to roll back on, `guard` drops here and closes the connection.
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(guard.roll_back());
@@ -80,23 +89,27 @@ impl Drop for Exclusive {
 
 /// Closes its connection when dropped, unless a rollback was seen to complete: the rollback
 /// task may itself be dropped unfinished (a runtime shutting down).
-struct CloseUnlessClean(Option<Object>);
+struct CloseUnlessClean {
+    object: Option<Object>,
+    /// Its holder stays registered until the connection goes back or is closed.
+    _hold: Option<Hold>,
+}
 
 impl CloseUnlessClean {
     async fn roll_back(mut self) {
-        let Some(object) = self.0.as_ref() else {
+        let Some(object) = self.object.as_ref() else {
             return;
         };
         if object.batch_execute("ROLLBACK").await.is_ok() {
             // Clean: hand it back to the pool.
-            drop(self.0.take());
+            drop(self.object.take());
         }
     }
 }
 
 impl Drop for CloseUnlessClean {
     fn drop(&mut self) {
-        if let Some(object) = self.0.take() {
+        if let Some(object) = self.object.take() {
             drop(Object::take(object));
         }
     }

@@ -27,7 +27,8 @@
 
 use std::fmt;
 use std::ops::Deref;
-use std::sync::Mutex;
+use std::panic::Location;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::{ClientWrapper, Object, Pool, PoolError, TimeoutType};
@@ -37,10 +38,13 @@ use crate::exec::Conn;
 use crate::sql::Statement;
 
 mod exclusive;
+mod holders;
 mod lane;
 mod pool_error;
 
 pub(crate) use exclusive::Exclusive;
+pub use holders::Holder;
+pub(crate) use holders::{describe_holders, Hold, DEFAULT_HOLD_WARNING};
 pub(crate) use pool_error::pool_error;
 
 use lane::{lock, Lane, Member, Placed};
@@ -54,6 +58,8 @@ const MAX_SLOTS: usize = 1 << 14;
 pub(crate) struct Connections {
     pool: Pool,
     lane: Mutex<Lane<LaneConn>>,
+    /// Who holds the connections taken for transactions.
+    holders: Arc<holders::Holders>,
 }
 
 /// A pooled connection serving autocommit statements, with its own statement cache.
@@ -133,11 +139,19 @@ impl Connections {
         }
     }
 
-    pub(crate) fn new(pool: Pool, pipelining: bool) -> Self {
+    /// `hold_warning`: how long a transaction's connection may be held before it is logged
+    /// (`None`: never).
+    pub(crate) fn new(pool: Pool, pipelining: bool, hold_warning: Option<Duration>) -> Self {
         Connections {
             pool,
             lane: Mutex::new(Lane::new(pipelining)),
+            holders: holders::Holders::new(hold_warning),
         }
+    }
+
+    /// An [`Error`](crate::Error) for a failed checkout that began at `started`.
+    fn error(&self, error: PoolError, started: Instant) -> crate::Error {
+        pool_error(self, error, started)
     }
 
     pub(crate) fn pool(&self) -> &Pool {
@@ -151,27 +165,28 @@ impl Connections {
         match self.pool.timeout_get(&timeouts).await {
             Ok(object) => Ok(Some(object)),
             Err(PoolError::Timeout(TimeoutType::Wait)) => Ok(None),
-            Err(e) => Err(pool_error(&self.pool, e, Instant::now())),
+            Err(e) => Err(self.error(e, Instant::now())),
         }
     }
 
     /// Waits for the pool up to its wait timeout.
     async fn wait(&self, started: Instant) -> Result<Object> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| pool_error(&self.pool, e, started))
+        self.pool.get().await.map_err(|e| self.error(e, started))
     }
 
-    /// A connection of its own (transactions), waiting up to the pool's wait timeout. While it
+    /// A connection of its own (transactions), waiting up to the pool's wait timeout, and
+    /// registered as held by the caller at `at` until the [`Hold`] is dropped. While it
     /// waits, lane connections go back to the pool as they become idle.
-    pub(crate) async fn exclusive(&self) -> Result<Object> {
+    pub(crate) async fn exclusive(&self, at: &'static Location<'static>) -> Result<(Object, Hold)> {
         let started = Instant::now();
-        if let Some(object) = self.free().await? {
-            return Ok(object);
-        }
-        let _waiting = Lane::wait(&self.lane);
-        self.wait(started).await
+        let object = match self.free().await? {
+            Some(object) => object,
+            None => {
+                let _waiting = Lane::wait(&self.lane);
+                self.wait(started).await?
+            }
+        };
+        Ok((object, self.holders.register(at)))
     }
 
     /// Whether the pool has no connection to give now: none idle in it and none left to open

@@ -3,21 +3,28 @@
 
 use std::time::Instant;
 
-use deadpool_postgres::{Pool, PoolError, TimeoutType};
+use deadpool_postgres::{PoolError, TimeoutType};
 
+use super::holders::HOLDERS_REPORTED;
+use super::Connections;
 use crate::error::Error;
 
 /// `started` is when the caller began waiting for the pool: the wait reported by
 /// [`Error::PoolTimeout`].
-pub(crate) fn pool_error(pool: &Pool, error: PoolError, started: Instant) -> Error {
+pub(crate) fn pool_error(connections: &Connections, error: PoolError, started: Instant) -> Error {
+    let pool = connections.pool();
     match error {
         PoolError::Timeout(TimeoutType::Wait) => {
-            let status = pool.status();
+            let status = connections.status();
             Error::PoolTimeout {
                 max_size: status.max_size,
-                in_use: status.size.saturating_sub(status.available),
+                in_use: status.open.saturating_sub(status.idle),
+                idle: status.idle,
+                transactions: status.transactions,
+                autocommit: status.autocommit,
                 waiting: status.waiting,
                 waited_ms: millis(started.elapsed()),
+                holders: connections.holders.longest(HOLDERS_REPORTED),
             }
         }
         // Opening (or checking) a connection timed out: the server does not answer, which the
