@@ -199,7 +199,7 @@ impl Holders {
                 held_for: now.saturating_duration_since(held.since),
             })
             .collect();
-        holders.sort_by(|a, b| b.held_for.cmp(&a.held_for));
+        holders.sort_by_key(|holder| std::cmp::Reverse(holder.held_for));
         holders.truncate(n);
         holders
     }
