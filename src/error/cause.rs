@@ -76,8 +76,8 @@ impl CancelReason {
     pub(super) fn advice(self) -> &'static str {
         match self {
             CancelReason::StatementTimeout => {
-                "ran longer than statement_timeout and was canceled; make it faster (an \
-                 index, a smaller batch) or raise statement_timeout for it"
+                "ran longer than statement_timeout (lock waits included) and was canceled; \
+                 make it faster (an index, a smaller batch) or raise statement_timeout for it"
             }
             CancelReason::UserRequest => {
                 "was canceled by a cancel request (a cancel token, pg_cancel_backend)"
