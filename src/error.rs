@@ -8,16 +8,16 @@
 
 use std::sync::Arc;
 
-use deadpool_postgres::{HookError, PoolError};
-use tokio_postgres::error::{DbError, SqlState};
-
+mod cause;
 mod classify;
+mod inspect;
 #[cfg(test)]
 mod tests;
 mod text;
 
+pub use cause::{CancelReason, LockWait};
 pub(crate) use classify::answered_by_server;
-use text::{connect_timeout, describe, detail_suffix, pool_refusal};
+use text::{check_target, connect_timeout, describe, detail_suffix, not_null_target, pool_refusal};
 
 /// What went wrong, with enough context to act on it.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +70,122 @@ pub enum Error {
         constraint: String,
         /// The server's detail (which key), if any.
         detail: Option<String>,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The server could not serialize the transaction with concurrent ones (SQLSTATE 40001,
+    /// e.g. a `SERIALIZABLE` dependency cycle) and rolled it back, also when `COMMIT` reported
+    /// it: nothing of it was committed. [Retryable](Error::is_retryable): the whole transaction.
+    #[non_exhaustive]
+    #[error(
+        "`{statement}` on `{table}`: the transaction conflicted with concurrent ones and was \
+         rolled back; retry the whole transaction, not only this statement: {}",
+        describe(.source)
+    )]
+    SerializationFailure {
+        /// The table.
+        table: &'static str,
+        /// The statement's label (`commit` when `COMMIT` reported it).
+        statement: &'static str,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The server rolled this transaction back to break a deadlock (SQLSTATE 40P01).
+    /// [Retryable](Error::is_retryable): the whole transaction.
+    #[non_exhaustive]
+    #[error(
+        "`{statement}` on `{table}`: deadlock with another transaction, this one was rolled \
+         back; retry the whole transaction, and take locks in one order everywhere: {}",
+        describe(.source)
+    )]
+    Deadlock {
+        /// The table.
+        table: &'static str,
+        /// The statement's label.
+        statement: &'static str,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// A NOT NULL constraint rejected the write (SQLSTATE 23502).
+    #[non_exhaustive]
+    #[error(
+        "`{statement}` on `{table}` writes NULL to {}, which is NOT NULL; give it a value \
+         (or a column default): {}",
+        not_null_target(.relation, .column),
+        describe(.source)
+    )]
+    NotNullViolation {
+        /// The table of the statement (`(query)` for hand-written SQL).
+        table: &'static str,
+        /// The statement's label.
+        statement: &'static str,
+        /// The table whose column is NOT NULL, as the server names it; `None` when a domain's
+        /// NOT NULL rejected the value.
+        relation: Option<String>,
+        /// The NOT NULL column, as the server names it; `None` for a domain's NOT NULL.
+        column: Option<String>,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// A CHECK constraint rejected the write (SQLSTATE 23514).
+    #[non_exhaustive]
+    #[error(
+        "`{statement}` on `{table}` violates check constraint {}; the row fails its condition, \
+         correct the values: {}",
+        check_target(.relation, .constraint),
+        describe(.source)
+    )]
+    CheckViolation {
+        /// The table of the statement (`(query)` for hand-written SQL).
+        table: &'static str,
+        /// The statement's label.
+        statement: &'static str,
+        /// The table whose constraint it is, as the server names it; `None` for a domain's
+        /// CHECK.
+        relation: Option<String>,
+        /// The violated constraint; `None` for a partition constraint (a row no partition
+        /// takes), which has no name.
+        constraint: Option<String>,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// A lock was not available (SQLSTATE 55P03): `lock_timeout` ran out or `NOWAIT` found it
+    /// taken (also at `COMMIT`, for a deferred foreign key). Not [retryable](Error::is_retryable).
+    #[non_exhaustive]
+    #[error("`{statement}` on `{table}` {}: {}", .cause.advice(), describe(.source))]
+    LockNotAvailable {
+        /// The table.
+        table: &'static str,
+        /// The statement's label.
+        statement: &'static str,
+        /// Which wait gave up, read from the server's message.
+        cause: LockWait,
+        /// The driver's error.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The server canceled the statement (SQLSTATE 57014): `statement_timeout` or a cancel
+    /// request, as `reason` says. Not [retryable](Error::is_retryable).
+    #[non_exhaustive]
+    #[error("`{statement}` on `{table}` {}: {}", .reason.advice(), describe(.source))]
+    QueryCanceled {
+        /// The table.
+        table: &'static str,
+        /// The statement's label.
+        statement: &'static str,
+        /// Which cancellation fired, read from the server's message.
+        reason: CancelReason,
         /// The driver's error.
         #[source]
         source: tokio_postgres::Error,
@@ -384,67 +500,6 @@ pub enum Error {
         #[source]
         source: tokio_postgres::Error,
     },
-}
-
-impl Error {
-    /// The error itself, or for [`Error::Batch`] the error that failed the batch: what to
-    /// match on to handle an error whether or not it came through a loader.
-    ///
-    /// ```
-    /// # fn demo(error: pgrepo::Error) {
-    /// match error.root() {
-    ///     pgrepo::Error::PoolTimeout { .. } => { /* retry later */ }
-    ///     other => eprintln!("{other}"),
-    /// }
-    /// # }
-    /// ```
-    pub fn root(&self) -> &Error {
-        let mut error = self;
-        while let Error::Batch { source, .. } = error {
-            error = source;
-        }
-        error
-    }
-
-    /// The SQLSTATE the server reported, when the error came from the server (also through
-    /// [`Error::Batch`]).
-    pub fn code(&self) -> Option<&SqlState> {
-        self.as_db_error().map(DbError::code)
-    }
-
-    /// The server's error report, when the error came from the server (also through
-    /// [`Error::Batch`]).
-    pub fn as_db_error(&self) -> Option<&DbError> {
-        match self.root() {
-            Error::UniqueViolation { source, .. }
-            | Error::ForeignKeyViolation { source, .. }
-            | Error::SchemaChanged { source, .. }
-            | Error::Query { source, .. }
-            | Error::Connect { source }
-            | Error::TransactionLost { source }
-            | Error::CommitOutcomeUnknown { source } => source.as_db_error(),
-            Error::Pool {
-                source: PoolError::PostCreateHook(HookError::Backend(source)),
-            } => source.as_db_error(),
-            _ => None,
-        }
-    }
-
-    /// Whether the server saw this statement fail, which aborts the transaction it ran in.
-    pub(crate) fn aborts_transaction(&self) -> bool {
-        match self {
-            Error::UniqueViolation { .. }
-            | Error::ForeignKeyViolation { .. }
-            | Error::SchemaChanged { .. } => true,
-            Error::Query { source, .. } => source.as_db_error().is_some(),
-            _ => false,
-        }
-    }
-
-    /// Whether this is [`Error::NotFound`].
-    pub fn is_not_found(&self) -> bool {
-        matches!(self.root(), Error::NotFound { .. })
-    }
 }
 
 /// Shorthand for `Result<T, pgrepo::Error>`.

@@ -45,7 +45,7 @@
 //! | strict mode | a lookup by one key (`get`, `find_by` on a foreign key, …) run for more different keys than a limit in one scope is an N+1 error or warning; optionally any read | [`Strict`] |
 //! | schema verification | every mismatch between structs and tables at once | [`Db::verify`] |
 //! | schema-change safety | statements invalidated by `ALTER TABLE` are re-prepared, not failed | (automatic) |
-//! | typed errors | unique / foreign-key violations, pool and connect timeouts, aborted transactions, commits of unknown outcome, not found; causes kept, server messages and SQLSTATE shown | [`Error`] |
+//! | typed errors | unique / foreign-key / NOT NULL / CHECK violations, serialization failures and deadlocks (`is_retryable`), lock and statement timeouts, pool and connect timeouts, aborted transactions, commits of unknown outcome, not found; causes kept, server messages and SQLSTATE shown | [`Error`] |
 //! | test kit (feature `testkit`) | a throwaway PostgreSQL from the system's binaries | `testkit` |
 //! | truthful types | built-in types declared by OID; enums, domains, `citext`, `vector` typed by the server from the column (no cast, the column's operators and index); arrays (`Vec<T>`), also in `insert_many`; a field bound as `text` on an enum or `citext` column reported by `verify` | [`SqlType`], [`ParamType`], `#[derive(PgEnum)]`, `#[pgrepo(sql_type = "...")]` |
 //!
@@ -104,7 +104,7 @@ pub mod __private;
 
 pub use db::{Db, DbBuilder};
 pub use entity::{ColumnDef, Direction, Entity, Insertable, Lookup, Upsertable};
-pub use error::{Error, Result};
+pub use error::{CancelReason, Error, LockWait, Result};
 pub use exec::{Executor, Params, Settings, StatementMode};
 pub use listing::cursor::{Cursor, MAX_CURSOR_LEN};
 pub use listing::{

@@ -280,13 +280,14 @@ async fn a_commit_the_server_rejects_is_a_known_failure_and_keeps_the_connection
     assert!(
         matches!(
             err,
-            Error::Query {
+            Error::SerializationFailure {
                 statement: "commit",
                 ..
             }
         ),
         "{err:?}"
     );
+    assert!(err.is_retryable(), "{err:?}");
     assert_eq!(err.code(), Some(&SqlState::T_R_SERIALIZATION_FAILURE));
     assert!(err.to_string().contains("(SQLSTATE 40001)"), "{err}");
 

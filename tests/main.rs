@@ -18,6 +18,7 @@ mod decode_by_name;
     feature = "pgvector"
 ))]
 mod ecosystem_types;
+mod error_kinds;
 mod errors;
 mod insertable;
 mod keyset_depth;

@@ -1,5 +1,6 @@
-//! Which [`Error`] a driver error becomes: constraint violations by SQLSTATE, and for the
-//! `COMMIT` of a transaction, whether its outcome is known.
+//! Which [`Error`] a driver error becomes: constraint violations, concurrency failures, lock
+//! waits and cancellations by SQLSTATE (their causes read in `cause`), and for the `COMMIT` of a
+//! transaction, whether its outcome is known.
 //!
 //! # The outcome of a failed `COMMIT`
 //!
@@ -9,7 +10,8 @@
 //! - **Answered** with an ordinary error (severity `ERROR`: a deferred constraint, a
 //!   serialization failure, a statement timeout in a deferred trigger): the server ended the
 //!   transaction without committing it, and the session goes on. The usual variants
-//!   ([`Error::UniqueViolation`], [`Error::Query`] with SQLSTATE 40001, …).
+//!   ([`Error::UniqueViolation`], [`Error::SerializationFailure`], [`Error::LockNotAvailable`]
+//!   for a deferred foreign key that waited too long, …), with the statement `commit`.
 //! - **Otherwise** the server may have received `COMMIT`, and may have committed, without its
 //!   answer reaching us: the connection closed or failed (I/O error, `is_closed()`), or the
 //!   answer was an error that ends the session ([`ends_session`]: severity `FATAL`/`PANIC`,
@@ -23,7 +25,7 @@
 
 use tokio_postgres::error::{DbError, Severity, SqlState};
 
-use super::Error;
+use super::{CancelReason, Error, LockWait};
 
 /// Whether the server answered the request with an error that leaves the session usable, so the
 /// request's effect is known (it failed) and the connection can be reused. `false` for a
@@ -66,22 +68,64 @@ impl Error {
                 source,
             };
         };
-        let constraint = db.constraint().unwrap_or_default().to_owned();
-        let detail = db.detail().map(str::to_owned);
-        if *db.code() == SqlState::UNIQUE_VIOLATION {
+        let code = db.code();
+        let owned = |field: Option<&str>| field.map(str::to_owned);
+        if *code == SqlState::UNIQUE_VIOLATION {
             Error::UniqueViolation {
                 table,
                 statement,
-                constraint,
-                detail,
+                constraint: db.constraint().unwrap_or_default().to_owned(),
+                detail: owned(db.detail()),
                 source,
             }
-        } else if *db.code() == SqlState::FOREIGN_KEY_VIOLATION {
+        } else if *code == SqlState::FOREIGN_KEY_VIOLATION {
             Error::ForeignKeyViolation {
                 table,
                 statement,
-                constraint,
-                detail,
+                constraint: db.constraint().unwrap_or_default().to_owned(),
+                detail: owned(db.detail()),
+                source,
+            }
+        } else if *code == SqlState::NOT_NULL_VIOLATION {
+            Error::NotNullViolation {
+                table,
+                statement,
+                relation: owned(db.table()),
+                column: owned(db.column()),
+                source,
+            }
+        } else if *code == SqlState::CHECK_VIOLATION {
+            Error::CheckViolation {
+                table,
+                statement,
+                relation: owned(db.table()),
+                constraint: owned(db.constraint()),
+                source,
+            }
+        } else if *code == SqlState::T_R_SERIALIZATION_FAILURE {
+            Error::SerializationFailure {
+                table,
+                statement,
+                source,
+            }
+        } else if *code == SqlState::T_R_DEADLOCK_DETECTED {
+            Error::Deadlock {
+                table,
+                statement,
+                source,
+            }
+        } else if *code == SqlState::LOCK_NOT_AVAILABLE {
+            Error::LockNotAvailable {
+                table,
+                statement,
+                cause: LockWait::from_message(db.message()),
+                source,
+            }
+        } else if *code == SqlState::QUERY_CANCELED {
+            Error::QueryCanceled {
+                table,
+                statement,
+                reason: CancelReason::from_message(db.message()),
                 source,
             }
         } else {

@@ -37,6 +37,27 @@ pub(super) fn detail_suffix(detail: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// The NOT NULL column a write violated, as the server named it (`` `users`.`email` ``), or
+/// the domain's NOT NULL when there is no column.
+pub(super) fn not_null_target(relation: &Option<String>, column: &Option<String>) -> String {
+    match (relation, column) {
+        (Some(relation), Some(column)) => format!("`{relation}`.`{column}`"),
+        (None, Some(column)) => format!("`{column}`"),
+        _ => "a value of a NOT NULL domain".to_owned(),
+    }
+}
+
+/// The CHECK constraint a write violated (`` `price_positive` of `gadgets` ``), or the
+/// partition constraint, which has no name.
+pub(super) fn check_target(relation: &Option<String>, constraint: &Option<String>) -> String {
+    match (constraint, relation) {
+        (Some(constraint), Some(relation)) => format!("`{constraint}` of `{relation}`"),
+        (Some(constraint), None) => format!("`{constraint}`"),
+        (None, Some(relation)) => format!("the partition constraint of `{relation}`"),
+        (None, None) => "(unnamed)".to_owned(),
+    }
+}
+
 pub(super) fn connect_timeout(timeout_ms: u64, recycling: bool) -> String {
     if recycling {
         format!(
