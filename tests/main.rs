@@ -29,3 +29,4 @@ mod seams;
 mod strict;
 mod transactions;
 mod types;
+mod verify_inserts;
