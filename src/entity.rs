@@ -45,6 +45,10 @@ pub struct ColumnDef {
     pub unique: bool,
     /// Whether a value of the database type `ty` can be decoded into the field.
     pub accepts: fn(&Type) -> bool,
+    /// The labels of the database enum the field (or its array's elements) is, from
+    /// [`SqlType::ENUM_LABELS`]: what [`Db::verify`](crate::Db::verify) compares with the
+    /// column's type. `None` for every field that is not a `#[derive(PgEnum)]` enum.
+    pub enum_labels: Option<&'static [&'static str]>,
 }
 
 impl ColumnDef {

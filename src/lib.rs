@@ -43,7 +43,7 @@
 //! | keyset pagination | pages after/before cursors (encrypted with a secret, only signed and readable without one), same cost at any depth; equality filters; streaming export; index advice | [`Repo::list`], [`Listing`], [`DbBuilder::cursor_secret`] |
 //! | batched loaders | concurrent `load(key)` calls become one `= ANY($1)` statement; relations load one statement per level | [`Loader`], [`LookupLoader`], [`Repo::grouped`] |
 //! | strict mode | a lookup by one key (`get`, `find_by` on a foreign key, …) run for more different keys than a limit in one scope is an N+1 error or warning; optionally any read | [`Strict`] |
-//! | schema verification | every mismatch between structs and tables at once | [`Db::verify`] |
+//! | schema verification | every mismatch between structs and tables at once, including inserts that cannot succeed and a `PgEnum`'s labels | [`Db::verify`], [`Mismatch`] |
 //! | schema-change safety | statements invalidated by `ALTER TABLE` are re-prepared, not failed | (automatic) |
 //! | typed errors | unique / foreign-key / NOT NULL / CHECK violations, serialization failures and deadlocks (`is_retryable`), lock and statement timeouts, pool and connect timeouts, aborted transactions, commits of unknown outcome, not found; causes kept, server messages and SQLSTATE shown | [`Error`] |
 //! | test kit (feature `testkit`) | a throwaway PostgreSQL from the system's binaries | `testkit` |
@@ -121,7 +121,7 @@ pub use sql::{Access, Keyed, Shape, Statement};
 pub use sql_type::{ParamType, SqlType};
 pub use strict::{OnNPlusOne, StatementCount, Strict, DEFAULT_N_PLUS_ONE_LIMIT};
 pub use tx::{Isolation, Tx, TxOptions};
-pub use verify::{EntitySet, Mismatch, SchemaReport};
+pub use verify::{EntitySet, InsertFailure, Mismatch, SchemaReport};
 
 pub use pgrepo_derive::{Entity, Insertable, PgEnum, TextEnum};
 

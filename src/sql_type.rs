@@ -310,6 +310,11 @@ pub trait SqlType: ToSql + for<'a> FromSql<'a> + Send + Sync {
     };
     /// Whether the field holds SQL NULL as `None`.
     const NULLABLE: bool = false;
+    /// The labels of the database enum type this type is (`#[derive(PgEnum)]` sets them, in
+    /// declaration order), which [`Db::verify`](crate::Db::verify) compares with the type's
+    /// labels in `pg_enum`; `None` for every other type. An `Option` or `Vec` has its
+    /// element's.
+    const ENUM_LABELS: Option<&'static [&'static str]> = None;
     /// The type without `Option`: the key type of a lookup on this column.
     type NonNull;
 }
@@ -342,6 +347,7 @@ impl<T: SqlType> SqlType for Option<T> {
     const ARRAY_TYPE: Type = T::ARRAY_TYPE;
     const PARAM_TYPE: ParamType = T::PARAM_TYPE;
     const NULLABLE: bool = true;
+    const ENUM_LABELS: Option<&'static [&'static str]> = T::ENUM_LABELS;
     type NonNull = T::NonNull;
 }
 
@@ -362,6 +368,7 @@ where
             ParamType::FromColumn { name, array: true }
         }
     };
+    const ENUM_LABELS: Option<&'static [&'static str]> = T::ENUM_LABELS;
     type NonNull = Self;
 }
 

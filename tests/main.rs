@@ -30,3 +30,4 @@ mod seams;
 mod strict;
 mod transactions;
 mod types;
+mod verify_inserts;

@@ -190,7 +190,10 @@ mod sort_key;
 /// IDENTITY`, `serial`, a `uuid` default): inserts leave it out and return it. A plain
 /// `#[pgrepo(id)]` is a key the caller provides (a natural key): it is a field of the insert
 /// struct. Any other field can be `generated` too (`created_at ... DEFAULT now()`). Updates
-/// write every field that is neither the key nor `generated`.
+/// write every field that is neither the key nor `generated`. `Db::verify` reports a
+/// `generated` field whose `NOT NULL` column has no default, identity, generation expression or
+/// `BEFORE INSERT` trigger, a field not `generated` on a `GENERATED ALWAYS` column, and a
+/// `NOT NULL` column without a default that the struct has no field for: inserts would fail.
 ///
 /// ## `lookup`, `unique` and upserts
 ///
@@ -452,7 +455,8 @@ pub fn derive_text_enum(input: proc_macro::TokenStream) -> proc_macro::TokenStre
 ///
 /// A missing or malformed `type_name`, two variants with the same label, a variant with
 /// fields, an enum without variants and an unknown rule are compile errors, each with a `help:`
-/// line. `Db::verify` reports a column of another type (a `text` column, another enum).
+/// line. `Db::verify` reports a column of another type (a `text` column, another enum), and
+/// labels the type lacks (writing them fails) or that no variant maps to (reading them fails).
 #[proc_macro_derive(PgEnum, attributes(pgrepo))]
 pub fn derive_pg_enum(input: proc_macro::TokenStream) -> proc_macro::TokenStream {
     expand::derive_pg_enum_inner(input.into()).into()

@@ -11,7 +11,11 @@ use crate::error::{Error, Result};
 use crate::exec::Executor as _;
 use crate::sql::table_ref;
 
+mod enum_labels;
+mod inserts;
 mod param_types;
+
+pub use inserts::InsertFailure;
 
 /// One way the database differs from an entity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +81,32 @@ pub enum Mismatch {
         /// The table's primary key columns (empty when it has none).
         found: Vec<String>,
     },
+    /// Every insert of the entity fails on a column: one the entity leaves out or marks
+    /// `generated` that nothing fills, or one it writes that the database always fills.
+    InsertWouldFail {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// What fails, and how to fix it.
+        reason: InsertFailure,
+    },
+    /// A `#[derive(PgEnum)]` field's variants and its column's enum type (or array element
+    /// type) disagree on labels.
+    EnumLabels {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// The field's Rust type.
+        rust_type: String,
+        /// The database enum type.
+        type_name: String,
+        /// Labels of the Rust enum the type lacks: writing them fails (22P02).
+        not_in_database: Vec<String>,
+        /// Labels of the type no variant maps to: reading a row holding one fails.
+        not_in_rust: Vec<String>,
+    },
 }
 
 impl fmt::Display for Mismatch {
@@ -138,6 +168,25 @@ impl fmt::Display for Mismatch {
                 "`{table}`: declared primary key `{expected}`, table's primary key is ({})",
                 found.join(", ")
             ),
+            Mismatch::InsertWouldFail {
+                table,
+                column,
+                reason,
+            } => write!(f, "`{table}`.`{column}`: {reason}"),
+            Mismatch::EnumLabels {
+                table,
+                column,
+                rust_type,
+                type_name,
+                not_in_database,
+                not_in_rust,
+            } => {
+                write!(
+                    f,
+                    "`{table}`.`{column}`: `{rust_type}` and enum type `{type_name}` differ: "
+                )?;
+                enum_labels::describe(f, type_name, not_in_database, not_in_rust)
+            }
         }
     }
 }
@@ -241,21 +290,31 @@ SELECT a.attname::text, a.atttypid, a.attnotnull, t.typname::text, t.typtype::te
        EXISTS (SELECT 1 FROM pg_index i
                WHERE i.indrelid = a.attrelid AND i.indisprimary AND a.attnum = ANY(i.indkey)),
        COALESCE(et.typname::text, '') AS element_name, COALESCE(et.typtype::text, '') AS element_kind,
-       COALESCE(et.oid, 0::oid) AS element_oid
+       COALESCE(et.oid, 0::oid) AS element_oid,
+       a.attidentity::text, a.attgenerated::text,
+       a.atthasdef OR (t.typtype = 'd' AND t.typdefault IS NOT NULL) AS has_default,
+       t.typtype = 'd' AND t.typnotnull AS domain_not_null,
+       EXISTS (SELECT 1 FROM pg_trigger tg
+               WHERE tg.tgrelid = a.attrelid AND NOT tg.tgisinternal AND tg.tgenabled <> 'D'
+                 AND (tg.tgtype & 7) = 7) AS before_insert_row_trigger
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
 LEFT JOIN pg_type et ON t.typcategory = 'A' AND et.oid = t.typelem
-WHERE a.attrelid = to_regclass($1::text) AND a.attnum > 0 AND NOT a.attisdropped";
+WHERE a.attrelid = to_regclass($1::text) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum";
 
 const ENUM_SQL: &str =
     "SELECT enumlabel::text FROM pg_enum WHERE enumtypid = $1::oid ORDER BY enumsortorder";
 
 impl Db {
     /// Checks entities against the live database: each table exists, each field's column
-    /// exists with a type the field can be read from, nullability matches `Option`, the
-    /// declared primary key is the table's. Every mismatch is reported at once; warnings (such
-    /// as a listing's missing index) are returned in the report.
+    /// exists with a type the field can be read from and bound as, nullability matches
+    /// `Option`, a `PgEnum` field's labels are its enum type's, the declared primary key is the
+    /// table's, and inserts can succeed (every `NOT NULL` column the entity leaves out or marks
+    /// `generated` has a default, identity or generation expression, and no written field is a
+    /// `GENERATED ALWAYS` column). Every mismatch is reported at once; warnings (such as a
+    /// listing's missing index) are returned in the report.
     ///
     /// ```no_run
     /// # #[derive(pgrepo::Entity)] #[pgrepo(table = "users")] struct User { #[pgrepo(id)] id: i64 }
@@ -315,8 +374,13 @@ impl Db {
                     expected: column.rust_type.to_owned(),
                     found: row.get::<_, String>(3),
                 });
-            } else if let Some(mismatch) = param_types::check(&table, column, row) {
-                report.mismatches.push(mismatch);
+            } else {
+                report
+                    .mismatches
+                    .extend(param_types::check(&table, column, row));
+                report
+                    .mismatches
+                    .extend(enum_labels::check(&table, column, &ty));
             }
             let not_null: bool = row.get(2);
             if not_null == column.nullable {
@@ -327,6 +391,9 @@ impl Db {
                 });
             }
         }
+        report
+            .mismatches
+            .extend(inserts::check(&table, check.columns, &rows));
         let pk = check.columns[check.primary_key].name;
         if primary_keys.len() != 1 || primary_keys[0] != pk {
             report.mismatches.push(Mismatch::PrimaryKey {

@@ -216,6 +216,7 @@ fn column_def(field: &Field<'_>, primary_key: bool) -> TokenStream {
                 lookup: #lookup,
                 unique: #unique,
                 accepts: #from_sql::accepts,
+                enum_labels: #sql_type::ENUM_LABELS,
             }
         }
     }

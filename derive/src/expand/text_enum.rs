@@ -33,6 +33,7 @@ pub(super) fn expand(input: &DeriveInput, derive: EnumDerive) -> TokenStream {
             let storage = Storage::of(
                 derive,
                 text_enum.as_ref().and_then(|e| e.type_name.as_deref()),
+                None,
             );
             impls(&input.ident, &storage, &unreachable, &unreachable)
         }
@@ -62,7 +63,11 @@ fn generate(text_enum: &TextEnum<'_>) -> TokenStream {
             )),
         }
     };
-    let storage = Storage::of(text_enum.derive, text_enum.type_name.as_deref());
+    let storage = Storage::of(
+        text_enum.derive,
+        text_enum.type_name.as_deref(),
+        Some(&texts),
+    );
     impls(ident, &storage, &to_sql, &from_sql)
 }
 
@@ -74,8 +79,9 @@ struct Storage {
 
 impl Storage {
     /// A text enum binds as `text`; a native enum is its type, by name, resolved from the
-    /// column. (A `PgEnum` without `type_name`, reported, gets an empty name in the fallback.)
-    fn of(derive: EnumDerive, type_name: Option<&str>) -> Self {
+    /// column, and names its `labels` for `verify` to compare with the type's. (A `PgEnum`
+    /// without `type_name`, reported, gets an empty name in the fallback, and no labels.)
+    fn of(derive: EnumDerive, type_name: Option<&str>, labels: Option<&[&str]>) -> Self {
         match derive {
             EnumDerive::Text => Storage {
                 accepts: quote!(::pgrepo::__private::text_enum_accepts(__ty)),
@@ -86,10 +92,17 @@ impl Storage {
             },
             EnumDerive::Native => {
                 let name = type_name.unwrap_or_default();
+                let labels = labels.map(|labels| {
+                    quote! {
+                        const ENUM_LABELS: ::core::option::Option<&'static [&'static str]> =
+                            ::core::option::Option::Some(&[#(#labels),*]);
+                    }
+                });
                 Storage {
                     accepts: quote!(::pgrepo::__private::native_enum_accepts(__ty, #name)),
                     sql_type: quote! {
                         const PARAM_TYPE: ::pgrepo::ParamType = ::pgrepo::ParamType::from_column(#name);
+                        #labels
                     },
                 }
             }

@@ -19,6 +19,7 @@ fn column(name: &'static str, pg_type: Type) -> ColumnDef {
         lookup: false,
         unique: false,
         accepts: |_| true,
+        enum_labels: None,
     }
 }
 

@@ -53,6 +53,7 @@ fn expands_the_documented_example() {
                                     nullable: <Uuid as ::pgrepo::SqlType>::NULLABLE,
                                     primary_key: true, generated: true, lookup: false, unique: false,
                                     accepts: <Uuid as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                    enum_labels: <Uuid as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }
                             },
                             {
@@ -65,6 +66,7 @@ fn expands_the_documented_example() {
                                     nullable: <String as ::pgrepo::SqlType>::NULLABLE,
                                     primary_key: false, generated: false, lookup: true, unique: true,
                                     accepts: <String as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                    enum_labels: <String as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }
                             },
                             {
@@ -77,6 +79,7 @@ fn expands_the_documented_example() {
                                     nullable: <String as ::pgrepo::SqlType>::NULLABLE,
                                     primary_key: false, generated: false, lookup: false, unique: false,
                                     accepts: <String as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                    enum_labels: <String as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }
                             },
                             {
@@ -89,6 +92,7 @@ fn expands_the_documented_example() {
                                     nullable: <Option<String> as ::pgrepo::SqlType>::NULLABLE,
                                     primary_key: false, generated: false, lookup: false, unique: false,
                                     accepts: <Option<String> as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                    enum_labels: <Option<String> as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }
                             },
                             {
@@ -101,6 +105,7 @@ fn expands_the_documented_example() {
                                     nullable: <i64 as ::pgrepo::SqlType>::NULLABLE,
                                     primary_key: false, generated: false, lookup: true, unique: false,
                                     accepts: <i64 as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                    enum_labels: <i64 as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }
                             },
                             {
@@ -113,6 +118,7 @@ fn expands_the_documented_example() {
                                     nullable: <OffsetDateTime as ::pgrepo::SqlType>::NULLABLE,
                                     primary_key: false, generated: true, lookup: false, unique: false,
                                     accepts: <OffsetDateTime as ::pgrepo::__private::FromSql<'static>>::accepts,
+                                    enum_labels: <OffsetDateTime as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }
                             }
                         ]);

@@ -256,6 +256,13 @@ fn a_native_enum_is_its_type_by_name_resolved_from_the_column() {
     );
     assert!(!text.contains("PG_TYPE"), "{text}");
     assert!(text.contains("Plan :: ProPlus => \"pro_plus\""), "{text}");
+    // The labels, for `verify` to compare with the type's in `pg_enum`.
+    assert!(
+        text.contains(
+            "const ENUM_LABELS : :: core :: option :: Option < & 'static [& 'static str] > = :: core :: option :: Option :: Some (& [\"free\" , \"pro_plus\"])"
+        ),
+        "{text}"
+    );
 }
 
 #[test]
@@ -280,6 +287,7 @@ fn a_native_enum_needs_a_well_formed_type_name() {
     assert!(malformed
         .to_string()
         .contains("impl :: pgrepo :: SqlType for Plan"));
+    assert!(!malformed.to_string().contains("ENUM_LABELS"));
     let on_text_enum = text_enum(quote!(
         #[pgrepo(type_name = "plan")]
         enum Plan {
