@@ -174,8 +174,12 @@ fn only_failures_that_rolled_back_or_never_reached_commit_are_retryable() {
         Error::PoolTimeout {
             max_size: 1,
             in_use: 1,
+            idle: 0,
+            transactions: 1,
+            autocommit: 0,
             waiting: 0,
             waited_ms: 10,
+            holders: Vec::new(),
         },
     ];
     for error in not_retryable {
