@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::exec::{Executor, Lease, Sealed, Settings, StatementMode};
 use crate::pool::{Connections, Hold, DEFAULT_HOLD_WARNING};
 use crate::sql::Statement;
+use crate::timeouts::Timeouts;
 use crate::tx::{Tx, TxOptions};
 
 /// Settings of a [`Db`]; start from [`Db::builder`].
@@ -26,6 +27,7 @@ pub struct DbBuilder {
     connect_timeout: Duration,
     pipelining: bool,
     hold_warning: Option<Duration>,
+    timeouts: Timeouts,
     settings: Settings,
 }
 
@@ -87,6 +89,20 @@ impl DbBuilder {
         self
     }
 
+    /// The statement, lock-wait and idle-in-transaction timeouts of every connection (default:
+    /// [`Timeouts::default`]: 30 s, 10 s, 60 s; [`Timeouts::none`] leaves the server's). Sent
+    /// as startup options, so they cost no round trip; a transaction overrides them for itself
+    /// with [`TxOptions::timeouts`]. A statement they cancel fails with
+    /// [`Error::QueryCanceled`] or [`Error::LockNotAvailable`] saying which fired.
+    ///
+    /// With [`StatementMode::Unnamed`] (a pooler in transaction mode, which refuses startup
+    /// options and shares server sessions) they are set in each transaction instead
+    /// (`SET LOCAL`); autocommit statements then run under the server's settings.
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = timeouts;
+        self
+    }
+
     /// How long opening a connection may take (default: 5 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -109,7 +125,12 @@ impl DbBuilder {
     ///
     /// # Errors
     /// [`Error::PoolBuild`] when the settings are invalid.
-    pub fn build(self) -> Result<Db> {
+    pub fn build(mut self) -> Result<Db> {
+        if self.settings.statement_mode == StatementMode::Unnamed {
+            self.settings.tx_timeouts = Some(self.timeouts);
+        } else if let Some(options) = self.timeouts.startup_options(self.config.get_options()) {
+            self.config.options(options);
+        }
         let manager = Manager::from_config(
             self.config,
             NoTls,
@@ -178,6 +199,7 @@ impl Db {
             connect_timeout: Duration::from_secs(5),
             pipelining: true,
             hold_warning: Some(DEFAULT_HOLD_WARNING),
+            timeouts: Timeouts::default(),
             settings: Settings::default(),
         })
     }

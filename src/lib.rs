@@ -85,6 +85,7 @@ mod row;
 mod sql;
 mod sql_type;
 mod strict;
+mod timeouts;
 mod tx;
 mod verify;
 
@@ -120,6 +121,7 @@ pub use sql::raw::Sql;
 pub use sql::{Access, Keyed, Shape, Statement};
 pub use sql_type::{ParamType, SqlType};
 pub use strict::{OnNPlusOne, StatementCount, Strict, DEFAULT_N_PLUS_ONE_LIMIT};
+pub use timeouts::Timeouts;
 pub use tx::{Isolation, Tx, TxOptions};
 pub use verify::{EntitySet, InsertFailure, Mismatch, SchemaReport};
 

@@ -17,6 +17,7 @@ use crate::exec::{Executor, Lease, Sealed, Settings};
 use crate::pool::Exclusive;
 use crate::sql::raw::Sql;
 use crate::sql::Statement;
+use crate::timeouts::Timeouts;
 
 /// An isolation level ([`TxOptions::isolation`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +60,7 @@ pub struct TxOptions {
     isolation: Option<Isolation>,
     read_only: bool,
     deferrable: bool,
+    timeouts: Option<Timeouts>,
     prelude: Option<String>,
 }
 
@@ -87,6 +89,14 @@ impl TxOptions {
         self
     }
 
+    /// Timeouts for this transaction only (`SET LOCAL`, sent with `BEGIN`: no round trip of
+    /// their own, and gone when it ends, so they never stay on the pooled connection). Those
+    /// left `None` keep the `Db`'s ([`DbBuilder::timeouts`](crate::DbBuilder::timeouts)).
+    pub fn timeouts(mut self, timeouts: Timeouts) -> Self {
+        self.timeouts = Some(timeouts);
+        self
+    }
+
     /// Statements run right after `BEGIN`, pipelined with it and the first statement (e.g.
     /// `SET LOCAL lock_timeout = '2s'`). Trusted text: never build it from user input.
     pub fn prelude(mut self, sql: impl Into<String>) -> Self {
@@ -96,6 +106,12 @@ impl TxOptions {
 
     /// The text sent before the transaction's first statement.
     pub fn begin_sql(&self) -> String {
+        self.begin_sql_after(None)
+    }
+
+    /// As [`begin_sql`](Self::begin_sql), with the `Db`'s timeouts first where it sets them
+    /// per transaction (the transaction's own then override them).
+    fn begin_sql_after(&self, db_timeouts: Option<&Timeouts>) -> String {
         let mut sql = String::from("BEGIN");
         if let Some(isolation) = self.isolation {
             sql.push_str(" ISOLATION LEVEL ");
@@ -106,6 +122,13 @@ impl TxOptions {
         }
         if self.deferrable {
             sql.push_str(" DEFERRABLE");
+        }
+        for timeouts in db_timeouts.into_iter().chain(&self.timeouts) {
+            let set = timeouts.set_local();
+            if !set.is_empty() {
+                sql.push_str("; ");
+                sql.push_str(&set);
+            }
         }
         if let Some(prelude) = &self.prelude {
             sql.push_str("; ");
@@ -158,7 +181,7 @@ impl Tx {
     ) -> Tx {
         Tx {
             conn: Exclusive::new(conn, hold),
-            begin_sql: options.begin_sql(),
+            begin_sql: options.begin_sql_after(settings.tx_timeouts.as_ref()),
             turn: tokio::sync::Mutex::new(()),
             aborted: AtomicBool::new(false),
             unseen: AtomicBool::new(false),

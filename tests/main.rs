@@ -28,6 +28,7 @@ mod pagination;
 mod pool;
 mod seams;
 mod strict;
+mod timeouts;
 mod transactions;
 mod types;
 mod verify_inserts;

@@ -32,6 +32,9 @@ pub struct Settings {
     pub(crate) cursor_secret: Option<CursorKey>,
     pub(crate) statement_mode: StatementMode,
     pub(crate) checked_listings: CheckedListings,
+    /// The `Db`'s timeouts, when they must be set in each transaction (`SET LOCAL`) because
+    /// connections cannot carry them (a pooler in transaction mode).
+    pub(crate) tx_timeouts: Option<crate::Timeouts>,
 }
 
 /// The listings whose table a scope has checked (their sort columns are `NOT NULL`), by the
@@ -77,6 +80,7 @@ impl std::fmt::Debug for Settings {
                 &self.cursor_secret.as_ref().map(|_| "<set>"),
             )
             .field("statement_mode", &self.statement_mode)
+            .field("tx_timeouts", &self.tx_timeouts)
             .finish()
     }
 }
