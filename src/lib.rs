@@ -73,6 +73,7 @@
 // On docs.rs (nightly, `--cfg docsrs`): items behind a feature say which one.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod connect;
 mod db;
 mod entity;
 mod error;
@@ -102,6 +103,7 @@ pub mod prelude {
 #[path = "private.rs"]
 pub mod __private;
 
+pub use connect::{SslMode, TlsConfig, TlsError, TlsErrorKind};
 pub use db::{Db, DbBuilder};
 pub use entity::{ColumnDef, Direction, Entity, Insertable, Lookup, Upsertable};
 pub use error::{Error, Result};

@@ -27,5 +27,7 @@ mod pagination;
 mod pool;
 mod seams;
 mod strict;
+#[cfg(feature = "tls-rustls")]
+mod tls;
 mod transactions;
 mod types;
