@@ -244,8 +244,13 @@ async fn a_client_certificate_authenticates_its_user() {
         .get(0);
     assert_eq!(user, CLIENT_CERT_USER);
 
+    // Without it, the server refuses the login after the handshake.
     let error = refused(&as_user(String::new())).await;
     assert!(matches!(error, Error::Connect { .. }), "{error:?}");
+    assert_eq!(error.code().map(|code| code.code()), Some("28000"));
     let text = error.to_string();
-    assert!(text.contains("certificate"), "{text}");
+    assert!(
+        text.contains("connection requires a valid client certificate"),
+        "{text}"
+    );
 }
