@@ -4,6 +4,11 @@
 //! handshake failure every backend reports. The backends (rustls.rs, native.rs) only carry it
 //! out.
 
+// Without a TLS library only the parsing and the policy are used; the rest serves the backends.
+#![cfg_attr(
+    not(any(feature = "tls-rustls", feature = "tls-native")),
+    allow(dead_code)
+)]
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
