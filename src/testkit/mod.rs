@@ -308,22 +308,6 @@ impl TestCluster {
         }
     }
 
-    /// The certificates of a cluster started [`tls_only`](ClusterOptions::tls_only).
-    pub fn tls(&self) -> Option<&TlsFiles> {
-        match &self.server {
-            Server::Local(local) => local.tls.as_ref(),
-            Server::External(_) => None,
-        }
-    }
-
-    /// What the kit itself connects to `database` with (the Unix socket on a TLS-only server).
-    fn admin_url_for(&self, database: &str) -> String {
-        match &self.server {
-            Server::Local(local) => local.admin_url_for(database),
-            Server::External(_) => self.url_for(database),
-        }
-    }
-
     /// `host:port` of the server, for messages.
     fn address(&self) -> String {
         match &self.server {

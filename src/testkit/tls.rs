@@ -46,6 +46,24 @@ impl TlsFiles {
     }
 }
 
+impl TestCluster {
+    /// The certificates of a cluster started [`tls_only`](ClusterOptions::tls_only).
+    pub fn tls(&self) -> Option<&TlsFiles> {
+        match &self.server {
+            Server::Local(local) => local.tls.as_ref(),
+            Server::External(_) => None,
+        }
+    }
+
+    /// What the kit itself connects to `database` with (the Unix socket on a TLS-only server).
+    pub(super) fn admin_url_for(&self, database: &str) -> String {
+        match &self.server {
+            Server::Local(local) => local.admin_url_for(database),
+            Server::External(_) => self.url_for(database),
+        }
+    }
+}
+
 impl LocalServer {
     /// Makes the certificates, installs the server's in its data directory and switches the
     /// server to TLS-only. Before the server starts.
