@@ -8,9 +8,9 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
+use deadpool_postgres::{ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 
+use crate::connect::{SslMode, TlsConfig};
 use crate::error::{Error, Result};
 use crate::exec::{Executor, Lease, Sealed, Settings, StatementMode};
 use crate::pool::{Connections, Hold, DEFAULT_HOLD_WARNING};
@@ -22,6 +22,7 @@ use crate::tx::{Tx, TxOptions};
 #[derive(Debug, Clone)]
 pub struct DbBuilder {
     config: tokio_postgres::Config,
+    tls: TlsConfig,
     max_size: usize,
     wait_timeout: Duration,
     connect_timeout: Duration,
@@ -109,12 +110,57 @@ impl DbBuilder {
         self
     }
 
+    /// The TLS settings, replacing those of the connection string (`sslmode`, `sslrootcert`,
+    /// `sslcert`, `sslkey`): for certificates held in memory.
+    ///
+    /// ```no_run
+    /// # async fn demo(ca_pem: Vec<u8>) -> Result<(), pgrepo::Error> {
+    /// use pgrepo::{Db, SslMode, TlsConfig};
+    /// let db = Db::builder("postgres://app@db.example.com/app")?
+    ///     .tls(TlsConfig::new(SslMode::VerifyFull).root_cert_pem(ca_pem))
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = db; Ok(()) }
+    /// ```
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Sets the `sslmode`, keeping the other TLS settings.
+    pub fn ssl_mode(mut self, mode: SslMode) -> Self {
+        self.tls = self.tls.ssl_mode(mode);
+        self
+    }
+
+    /// Trusts the root certificates in `pem` (see [`TlsConfig::root_cert_pem`]).
+    pub fn root_cert_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls = self.tls.root_cert_pem(pem);
+        self
+    }
+
+    /// Presents a client certificate (see [`TlsConfig::client_cert_pem`]).
+    pub fn client_cert_pem(
+        mut self,
+        chain_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.tls = self.tls.client_cert_pem(chain_pem, key_pem);
+        self
+    }
+
+    /// The TLS settings, as read from the connection string and changed since.
+    pub fn tls_config(&self) -> &TlsConfig {
+        &self.tls
+    }
+
     /// Builds the pool and opens one connection to check the settings.
     ///
     /// # Errors
-    /// [`Error::Connect`] when the server cannot be reached or refuses the login;
-    /// [`Error::ConnectTimeout`] when it does not answer within the connect timeout;
-    /// [`Error::PoolBuild`] when the settings are invalid.
+    /// [`Error::Connect`] when the server cannot be reached, refuses the login or the TLS
+    /// handshake fails ([`Error::tls_error`] says how); [`Error::ConnectTimeout`] when it does
+    /// not answer within the connect timeout; as [`DbBuilder::build`] when the settings are
+    /// invalid.
     pub async fn connect(self) -> Result<Db> {
         let db = self.build()?;
         drop(db.connection(Location::caller()).await?);
@@ -124,22 +170,25 @@ impl DbBuilder {
     /// Builds the pool without connecting; connections open on first use.
     ///
     /// # Errors
-    /// [`Error::PoolBuild`] when the settings are invalid.
+    /// [`Error::PoolBuild`] when the settings are invalid; [`Error::TlsSetting`] when the TLS
+    /// settings cannot be used (a file that cannot be read, no root certificates for
+    /// `verify-full`); [`Error::TlsUnavailable`] when they require TLS in a build without a
+    /// TLS feature.
     pub fn build(mut self) -> Result<Db> {
         if self.settings.statement_mode == StatementMode::Unnamed {
             self.settings.tx_timeouts = Some(self.timeouts);
         } else if let Some(options) = self.timeouts.startup_options(self.config.get_options()) {
             self.config.options(options);
         }
-        let manager = Manager::from_config(
+        let manager = crate::connect::manager(
             self.config,
-            NoTls,
+            &self.tls,
             ManagerConfig {
                 // Fast recycling keeps each connection's prepared statements; `Tx` never returns
                 // a connection with an open transaction to the pool.
                 recycling_method: RecyclingMethod::Fast,
             },
-        );
+        )?;
         let pool = Pool::builder(manager)
             .max_size(self.max_size)
             .runtime(Runtime::Tokio1)
@@ -176,24 +225,31 @@ impl fmt::Debug for Db {
 
 impl Db {
     /// Connects with default settings to `url` (`postgres://user:pass@host:port/db` or a
-    /// `key=value` string).
+    /// `key=value` string). libpq's TLS parameters are read by pgrepo (see [`Db::builder`]).
     ///
     /// # Errors
-    /// [`Error::Connect`] or [`Error::ConnectTimeout`] when the server cannot be reached;
-    /// [`Error::InvalidUrl`] for a bad URL.
+    /// [`Error::Connect`] or [`Error::ConnectTimeout`] when the server cannot be reached or
+    /// the TLS handshake fails; [`Error::InvalidUrl`] for a bad URL; the TLS errors of
+    /// [`DbBuilder::build`].
     pub async fn connect(url: &str) -> Result<Db> {
         Db::builder(url)?.connect().await
     }
 
     /// Settings for a pool connecting to `url`.
     ///
+    /// libpq's TLS parameters are read here, not by tokio-postgres: `sslmode` ([`SslMode`]:
+    /// `disable`, `prefer` (the default), `require`, `verify-ca`, `verify-full`),
+    /// `sslrootcert` (a PEM file, or `system` for the platform's roots), `sslcert` and `sslkey`
+    /// (a client certificate). Files are read by [`DbBuilder::build`].
+    ///
     /// # Errors
-    /// [`Error::InvalidUrl`] when the URL does not parse.
+    /// [`Error::InvalidUrl`] when the URL does not parse; [`Error::TlsSetting`] for a bad
+    /// TLS parameter (an unknown `sslmode`, `sslcert` without `sslkey`).
     pub fn builder(url: &str) -> Result<DbBuilder> {
-        let config: tokio_postgres::Config =
-            url.parse().map_err(|source| Error::InvalidUrl { source })?;
+        let (config, tls) = crate::connect::parse_url(url)?;
         Ok(DbBuilder {
             config,
+            tls,
             max_size: 16,
             wait_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),

@@ -274,6 +274,36 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    /// A TLS setting cannot be used: a URL parameter (`sslmode`, `sslrootcert`, `sslcert`,
+    /// `sslkey`) or a [`TlsConfig`](crate::TlsConfig) value is invalid, a file cannot be read
+    /// or holds no certificate or key, or the settings contradict each other (`verify-full`
+    /// without root certificates). `source` is the I/O or TLS library's error, where there is
+    /// one. A handshake that fails is [`Error::Connect`] (see [`Error::tls_error`]).
+    #[non_exhaustive]
+    #[error("TLS setting `{parameter}`: {reason}")]
+    TlsSetting {
+        /// The libpq parameter concerned (`sslrootcert` for the root certificates however
+        /// given).
+        parameter: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+
+    /// The settings require TLS (`sslmode=require`, `verify-ca` or `verify-full`) and pgrepo
+    /// was built without a TLS library.
+    #[non_exhaustive]
+    #[error(
+        "sslmode={sslmode} needs TLS, and pgrepo was built without it: enable the `tls-rustls` \
+         feature (or `tls-native` for the platform's TLS library)"
+    )]
+    TlsUnavailable {
+        /// The mode asked for.
+        sslmode: crate::SslMode,
+    },
+
     /// The live database does not match the entities (see [`crate::Db::verify`]).
     #[error("{0}")]
     SchemaMismatch(crate::verify::SchemaReport),

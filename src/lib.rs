@@ -46,7 +46,8 @@
 //! | schema verification | every mismatch between structs and tables at once, including inserts that cannot succeed and a `PgEnum`'s labels | [`Db::verify`], [`Mismatch`] |
 //! | schema-change safety | statements invalidated by `ALTER TABLE` are re-prepared, not failed | (automatic) |
 //! | typed errors | unique / foreign-key / NOT NULL / CHECK violations, serialization failures and deadlocks (`is_retryable`), lock and statement timeouts, pool and connect timeouts, aborted transactions, commits of unknown outcome, not found; causes kept, server messages and SQLSTATE shown | [`Error`] |
-//! | test kit (feature `testkit`) | a throwaway PostgreSQL from the system's binaries | `testkit` |
+//! | TLS to managed servers | libpq's `sslmode` (up to `verify-full`), `sslrootcert` (a file or `system`), `sslcert`/`sslkey` read from the URL; in-memory certificates; refusals that say what to fix | [`DbBuilder::tls`], [`TlsConfig`], [`Error::tls_error`] |
+//! | test kit (feature `testkit`) | a throwaway PostgreSQL from the system's binaries, optionally TLS-only with its own CA | `testkit` |
 //! | truthful types | built-in types declared by OID; enums, domains, `citext`, `vector` typed by the server from the column (no cast, the column's operators and index); arrays (`Vec<T>`), also in `insert_many`; a field bound as `text` on an enum or `citext` column reported by `verify` | [`SqlType`], [`ParamType`], `#[derive(PgEnum)]`, `#[pgrepo(sql_type = "...")]` |
 //!
 //! Cargo features (the types are the crates' own codecs; pgrepo only declares them):
@@ -61,6 +62,8 @@
 //! | `cidr` | | `cidr::IpInet` (`inet`), `cidr::IpCidr` (`cidr`); `std::net::IpAddr` (`inet`) needs no feature |
 //! | `interval` | | `pg_interval::Interval` (`interval`) |
 //! | `pgvector` | | `pgvector::Vector` (`vector`), `pgvector::SparseVector` (`sparsevec`) |
+//! | `tls-rustls` | yes | TLS through rustls (ring); `sslrootcert=system` through rustls-native-certs |
+//! | `tls-native` | | TLS through the platform's library (native-tls), when `tls-rustls` is off |
 //! | `testkit` | | [`testkit`]: throwaway PostgreSQL servers |
 //!
 //! How a call travels through the library: `ARCHITECTURE.md` at the repository's root.
@@ -73,6 +76,7 @@
 // On docs.rs (nightly, `--cfg docsrs`): items behind a feature say which one.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod connect;
 mod db;
 mod entity;
 mod error;
@@ -103,6 +107,7 @@ pub mod prelude {
 #[path = "private.rs"]
 pub mod __private;
 
+pub use connect::{SslMode, TlsConfig, TlsError, TlsErrorKind};
 pub use db::{Db, DbBuilder};
 pub use entity::{ColumnDef, Direction, Entity, Insertable, Lookup, Upsertable};
 pub use error::{CancelReason, Error, LockWait, Result};

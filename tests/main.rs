@@ -29,6 +29,8 @@ mod pool;
 mod seams;
 mod strict;
 mod timeouts;
+#[cfg(feature = "tls-rustls")]
+mod tls;
 mod transactions;
 mod types;
 mod verify_inserts;

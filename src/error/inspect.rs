@@ -132,6 +132,16 @@ impl Error {
         }
     }
 
+    /// The failed TLS handshake behind an [`Error::Connect`] (also through
+    /// [`Error::Batch`]): which way it failed ([`TlsError::kind`](crate::TlsError::kind)), for
+    /// which host.
+    pub fn tls_error(&self) -> Option<&crate::TlsError> {
+        let Error::Connect { source } = self.root() else {
+            return None;
+        };
+        std::error::Error::source(source)?.downcast_ref()
+    }
+
     /// Whether this is [`Error::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self.root(), Error::NotFound { .. })

