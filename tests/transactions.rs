@@ -105,12 +105,13 @@ async fn transaction_options_reach_the_server() {
         Some(&pgrepo::tokio_postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION)
     );
     drop(owned);
-    // `SET LOCAL` ended with the transaction: the pooled connection is back to defaults.
+    // `SET LOCAL` ended with the transaction: the pooled connection is back to the Db's
+    // lock timeout (`Timeouts::default`).
     let t2 =
         t.db.query(Sql::read("SHOW lock_timeout"), &[])
             .await
             .unwrap();
-    assert_eq!(t2[0].get::<_, String>(0), "0");
+    assert_eq!(t2[0].get::<_, String>(0), "10s");
 }
 
 #[tokio::test]
