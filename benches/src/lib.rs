@@ -15,6 +15,7 @@
 //! | [`runtime`] | the tokio runtime setups every async implementation shares |
 //! | [`floor_runtime`] | the floor on each runtime setup, to pick the shared one |
 //! | [`model`] | the data every implementation reads and writes, and the checks of its results |
+//! | [`checks`] | what every implementation must return and write before it is measured |
 //! | [`impls`] | one module per implementation, and the one list that registers them |
 //! | [`workloads`] | the criterion groups: timing loops, sizes, throughput |
 //! | [`config`] | criterion settings (full or quick mode) |
@@ -25,6 +26,7 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 pub mod affinity;
+pub mod checks;
 pub mod config;
 pub mod floor_runtime;
 pub mod impls;

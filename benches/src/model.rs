@@ -3,8 +3,12 @@
 //! The data rules follow Diesel's `diesel_bench`: users are named `User {i}` (i from 0), hair
 //! colours alternate `black` (even i) / `brown` (odd i) where a workload filters on them, posts
 //! are titled `Post {i} by user {user_id}` with no body, comments read
-//! `Comment {i} on post {post_id}`. Each implementation returns its own row types; the record
-//! traits here let the suite check them, once per implementation and outside the timed loop.
+//! `Comment {i} on post {post_id}`. Posts also carry `tags` (the array column Diesel's
+//! migrations give `posts`) and `nullable_tags` (this suite's nullable one); `diesel_bench`
+//! leaves `tags` at its default, so their values ([`post_tags`], [`post_nullable_tags`]) are
+//! this suite's rule. Each implementation
+//! returns its own row types; the record traits here let the suite check them, once per
+//! implementation and outside the timed loop.
 
 use std::collections::HashMap;
 
@@ -56,6 +60,72 @@ pub fn post_title(i: usize, user_id: i32) -> String {
     format!("Post {i} by user {user_id}")
 }
 
+/// The words tags are drawn from: plain words, and two that a text-format array literal must
+/// quote (`NULL` would read as a NULL element, the other has a comma, a quote and braces), so
+/// that an implementation building array literals instead of binding arrays shows up.
+const TAG_WORDS: [&str; 7] = [
+    "rust",
+    "postgres",
+    "orm",
+    "benchmark",
+    "arrays",
+    "NULL",
+    "a \"quoted\", {braced} tag",
+];
+
+/// `posts.tags` of post `i` (0..10) of the user with id `user_id`: `i % 4` words (so one post
+/// in four has the empty array, the column's default), rotating through [`TAG_WORDS`].
+pub fn post_tags(i: usize, user_id: i32) -> Vec<String> {
+    let start = i + user_id.unsigned_abs() as usize;
+    (0..i % 4)
+        .map(|k| TAG_WORDS[(start + k) % TAG_WORDS.len()].to_owned())
+        .collect()
+}
+
+/// `posts.nullable_tags` of post `i` (0..10) of the user with id `user_id`: NULL for every
+/// third post (`i % 3 == 0`), else one or two tags naming the post.
+pub fn post_nullable_tags(i: usize, user_id: i32) -> Option<Vec<String>> {
+    match i % 3 {
+        0 => None,
+        n => Some(
+            (0..n)
+                .map(|k| format!("tag {k} of post {i} by user {user_id}"))
+                .collect(),
+        ),
+    }
+}
+
+/// A post to insert, as seeding and the post-write check pass it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPost {
+    /// The author's id.
+    pub user_id: i32,
+    /// `Post {i} by user {user_id}`.
+    pub title: String,
+    /// Always `None`, as in `diesel_bench`.
+    pub body: Option<String>,
+    /// [`post_tags`].
+    pub tags: Vec<String>,
+    /// [`post_nullable_tags`].
+    pub nullable_tags: Option<Vec<String>>,
+}
+
+/// Posts `0..per_user` of each user with an id in `user_ids`, user by user: the rows that
+/// seeding (and the post-write check) insert, in id order.
+pub fn new_posts(user_ids: std::ops::RangeInclusive<i32>, per_user: usize) -> Vec<NewPost> {
+    user_ids
+        .flat_map(|user_id| {
+            (0..per_user).map(move |i| NewPost {
+                user_id,
+                title: post_title(i, user_id),
+                body: None,
+                tags: post_tags(i, user_id),
+                nullable_tags: post_nullable_tags(i, user_id),
+            })
+        })
+        .collect()
+}
+
 /// The text of comment `i` (0..10) on the post with id `post_id`.
 pub fn comment_text(i: usize, post_id: i32) -> String {
     format!("Comment {i} on post {post_id}")
@@ -91,6 +161,30 @@ pub trait PostRecord {
     fn title(&self) -> &str;
     /// `posts.body`.
     fn body(&self) -> Option<&str>;
+    /// `posts.tags`.
+    fn tags(&self) -> &[String];
+    /// `posts.nullable_tags`, elements as `Option` whatever the implementation decodes them into
+    /// (Diesel's schema types them `Nullable<Array<Nullable<Text>>>`, the others `Vec<String>`).
+    fn nullable_tags(&self) -> Option<Vec<Option<&str>>>;
+}
+
+/// An element of a decoded array of text: `String`, or `Option<String>` where the
+/// implementation maps the elements as nullable.
+pub trait TextElement {
+    /// The element, `None` for a NULL element.
+    fn as_text(&self) -> Option<&str>;
+}
+
+impl TextElement for String {
+    fn as_text(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl TextElement for Option<String> {
+    fn as_text(&self) -> Option<&str> {
+        self.as_deref()
+    }
 }
 
 /// A loaded `comments` row.
@@ -104,8 +198,9 @@ pub trait CommentRecord {
 }
 
 /// Implements [`UserRecord`], [`PostRecord`] and [`CommentRecord`] for row structs whose fields
-/// are named like the columns (`id`, `name`, `hair_color`; `id`, `user_id`, `title`, `body`;
-/// `id`, `post_id`, `text`), which is what every implementation here uses.
+/// are named like the columns (`id`, `name`, `hair_color`; `id`, `user_id`, `title`, `body`,
+/// `tags`, `nullable_tags`; `id`, `post_id`, `text`), which is what every implementation here
+/// uses.
 #[macro_export]
 macro_rules! impl_records {
     ($user:ty, $post:ty, $comment:ty) => {
@@ -132,6 +227,16 @@ macro_rules! impl_records {
             }
             fn body(&self) -> Option<&str> {
                 self.body.as_deref()
+            }
+            fn tags(&self) -> &[String] {
+                &self.tags
+            }
+            fn nullable_tags(&self) -> Option<Vec<Option<&str>>> {
+                self.nullable_tags.as_ref().map(|tags| {
+                    tags.iter()
+                        .map($crate::model::TextElement::as_text)
+                        .collect()
+                })
             }
         }
         impl $crate::model::CommentRecord for $comment {
@@ -260,8 +365,41 @@ pub fn nest<U, P, C>(
         .collect()
 }
 
-/// Checks the loading_associations result: every user once, each with its 10 posts, each with
-/// its 10 comments, every child under the right parent.
+/// Checks one seeded post against the data rules: titled `Post {i} by user {user_id}`, no body,
+/// and the tags of post `i` of that user ([`post_tags`], [`post_nullable_tags`]).
+pub fn verify_post(post: &impl PostRecord) -> Result<()> {
+    let index = post
+        .title()
+        .strip_prefix("Post ")
+        .and_then(|rest| rest.strip_suffix(&format!(" by user {}", post.user_id())))
+        .and_then(|i| i.parse::<usize>().ok())
+        .ok_or_else(|| format!("post {} is titled {:?}", post.id(), post.title()))?;
+    check(post.body().is_none(), || {
+        format!("post {} has a body", post.id())
+    })?;
+    let tags = post_tags(index, post.user_id());
+    check(post.tags() == tags.as_slice(), || {
+        format!(
+            "post {} has tags {:?}, wanted {tags:?}",
+            post.id(),
+            post.tags()
+        )
+    })?;
+    let nullable_tags = post_nullable_tags(index, post.user_id());
+    let wanted: Option<Vec<Option<&str>>> = nullable_tags
+        .as_ref()
+        .map(|tags| tags.iter().map(|tag| Some(tag.as_str())).collect());
+    check(post.nullable_tags() == wanted, || {
+        format!(
+            "post {} has nullable_tags {:?}, wanted {wanted:?}",
+            post.id(),
+            post.nullable_tags()
+        )
+    })
+}
+
+/// Checks the loading_associations result: every user once, each with its 10 posts (each as
+/// [`verify_post`] checks it), each with its 10 comments, every child under the right parent.
 pub fn verify_associations<U, P, C>(tree: &[UserTree<U, P, C>]) -> Result<()>
 where
     U: UserRecord,
@@ -288,13 +426,7 @@ where
             check(post.user_id() == user.id(), || {
                 format!("post {} grouped under user {}", post.id(), user.id())
             })?;
-            check(
-                post.title().ends_with(&format!(" by user {}", user.id())),
-                || format!("post {} is titled {:?}", post.id(), post.title()),
-            )?;
-            check(post.body().is_none(), || {
-                format!("post {} has a body", post.id())
-            })?;
+            verify_post(post)?;
             check(comments.len() == COMMENTS_PER_POST, || {
                 format!("post {} has {} comments", post.id(), comments.len())
             })?;
@@ -325,4 +457,34 @@ pub fn verify_gets<U: UserRecord>(users: &[U], ids: &[i32], colors: HairColors) 
         format!("got ids {got:?}, wanted {wanted:?}")
     })?;
     users.iter().try_for_each(|user| verify_user(user, colors))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_posts_cover_empty_null_and_quoted_tags() {
+        let posts = new_posts(1..=ASSOCIATION_USERS as i32, POSTS_PER_USER);
+        let tags: usize = posts.iter().map(|post| post.tags.len()).sum();
+        let nullable: Vec<&Vec<String>> = posts
+            .iter()
+            .filter_map(|post| post.nullable_tags.as_ref())
+            .collect();
+        // The figures benches/README.md quotes for loading_associations.
+        assert_eq!(posts.len(), 1_000);
+        assert_eq!(tags, 1_300);
+        assert_eq!(nullable.len(), 600);
+        assert_eq!(nullable.iter().map(|tags| tags.len()).sum::<usize>(), 900);
+        assert!(posts.iter().any(|post| post.tags.is_empty()));
+        for word in ["NULL", "a \"quoted\", {braced} tag"] {
+            assert!(posts
+                .iter()
+                .any(|post| post.tags.iter().any(|tag| tag == word)));
+        }
+        assert_eq!(
+            posts,
+            new_posts(1..=ASSOCIATION_USERS as i32, POSTS_PER_USER)
+        );
+    }
 }

@@ -1,15 +1,18 @@
 //! The benchmark tables, and seeding them before each workload.
 //!
 //! The schema is `diesel_bench`'s: `users`, `posts` (unique titles) and `comments`, with indexes
-//! on `users(hair_color)` and `posts(user_id)`. A [`Seeder`] owns one tokio-postgres connection
+//! on `users(hair_color)` and `posts(user_id)`. `posts` also has the array column that Diesel's
+//! migrations give it (which `diesel_bench` runs against), `tags text[] NOT NULL DEFAULT '{}'`,
+//! and a nullable one of this suite's, `nullable_tags varchar[]`. A [`Seeder`] owns one tokio-postgres connection
 //! used only outside timed loops: it (re)creates the tables at the start of a run, truncates and
 //! refills them before each (workload, size), and empties `users` between insert samples.
 
 use crate::model::{
-    comment_text, post_title, user_name, HairColors, ASSOCIATION_USERS, COMMENTS_PER_POST,
+    comment_text, new_posts, user_name, HairColors, NewPost, ASSOCIATION_USERS, COMMENTS_PER_POST,
     POSTS_PER_USER,
 };
 use crate::Result;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, NoTls};
 
 /// A table that marks a database as this suite's, so a run never drops tables it did not create.
@@ -26,7 +29,9 @@ const CREATE_TABLES: &str = "
         id SERIAL PRIMARY KEY,
         user_id INTEGER NOT NULL REFERENCES users,
         title VARCHAR NOT NULL UNIQUE,
-        body TEXT
+        body TEXT,
+        tags TEXT[] NOT NULL DEFAULT '{}',
+        nullable_tags VARCHAR[]
     );
     CREATE TABLE comments (
         id SERIAL PRIMARY KEY,
@@ -36,6 +41,42 @@ const CREATE_TABLES: &str = "
     CREATE INDEX users_hair_color ON users (hair_color);
     CREATE INDEX posts_user_id ON posts (user_id);
 ";
+
+/// `INSERT INTO posts (every column but id) VALUES …` for `rows` rows: five parameters a row,
+/// in the order of [`post_params`]. (`UNNEST` cannot carry the array columns: it would flatten
+/// the rows' arrays into one.)
+pub fn insert_posts_sql(rows: usize) -> String {
+    let values: Vec<String> = (0..rows)
+        .map(|row| {
+            let first = 5 * row + 1;
+            format!(
+                "(${first}, ${}, ${}, ${}, ${})",
+                first + 1,
+                first + 2,
+                first + 3,
+                first + 4
+            )
+        })
+        .collect();
+    format!(
+        "INSERT INTO posts (user_id, title, body, tags, nullable_tags) VALUES {}",
+        values.join(", ")
+    )
+}
+
+/// The parameters of [`insert_posts_sql`], borrowed from `posts`.
+pub fn post_params(posts: &[NewPost]) -> impl ExactSizeIterator<Item = &(dyn ToSql + Sync)> {
+    (0..5 * posts.len()).map(|i| {
+        let post = &posts[i / 5];
+        match i % 5 {
+            0 => &post.user_id as &(dyn ToSql + Sync),
+            1 => &post.title,
+            2 => &post.body,
+            3 => &post.tags,
+            _ => &post.nullable_tags,
+        }
+    })
+}
 
 const TRUNCATE: &str = "TRUNCATE TABLE comments, posts, users RESTART IDENTITY CASCADE";
 
@@ -167,22 +208,49 @@ impl Seeder {
         Ok(())
     }
 
+    /// Inserts `posts` with one statement; returns the number of rows inserted.
+    ///
+    /// # Errors
+    /// On a server error.
+    pub async fn insert_posts(&self, posts: &[NewPost]) -> Result<u64> {
+        let statement = self.client.prepare(&insert_posts_sql(posts.len())).await?;
+        Ok(self
+            .client
+            .execute_raw(&statement, post_params(posts))
+            .await?)
+    }
+
+    /// Every row of `posts` in id order, for checking what an implementation wrote.
+    ///
+    /// # Errors
+    /// On a server error.
+    pub async fn posts(&self) -> Result<Vec<(i32, NewPost)>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT id, user_id, title, body, tags, nullable_tags FROM posts ORDER BY id",
+                &[],
+            )
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let post = NewPost {
+                    user_id: row.get(1),
+                    title: row.get(2),
+                    body: row.get(3),
+                    tags: row.get(4),
+                    nullable_tags: row.get(5),
+                };
+                (row.get(0), post)
+            })
+            .collect())
+    }
+
     async fn insert_associations(&self) -> Result<()> {
         self.insert_users(ASSOCIATION_USERS, HairColors::Alternating)
             .await?;
-        let (mut user_ids, mut titles) = (Vec::new(), Vec::new());
-        for user_id in 1..=ASSOCIATION_USERS as i32 {
-            for i in 0..POSTS_PER_USER {
-                user_ids.push(user_id);
-                titles.push(post_title(i, user_id));
-            }
-        }
-        self.client
-            .execute(
-                "INSERT INTO posts (user_id, title, body) \
-                 SELECT user_id, title, NULL FROM UNNEST($1::int4[], $2::varchar[]) AS t(user_id, title)",
-                &[&user_ids, &titles],
-            )
+        self.insert_posts(&new_posts(1..=ASSOCIATION_USERS as i32, POSTS_PER_USER))
             .await?;
         let (mut post_ids, mut texts) = (Vec::new(), Vec::new());
         for post_id in 1..=(ASSOCIATION_USERS * POSTS_PER_USER) as i32 {

@@ -4,15 +4,17 @@
 //! For each (workload, size) the tables are seeded once, lazily, just before the first
 //! implementation that criterion actually runs (so `cargo bench -- get_by_id` seeds nothing
 //! else); every implementation then reads the same rows. Each implementation connects once per
-//! (workload, size), outside timing, and its result is checked once before it is measured. The
+//! (workload, size), outside timing, and its result is checked once before it is measured
+//! ([`crate::checks`]; the run also starts with the post-write check of every implementation). The
 //! timed loop runs inside one `block_on` per criterion sample (`iter_custom`), on the run's
 //! shared runtime. The insert workload empties `users` after every sample, outside timing, so
 //! the table never grows past one sample's rows.
 
+use crate::checks::{check_concurrent, check_eq, check_post_writes, check_workload};
 use crate::impls::tokio_postgres_impl::TokioPostgres;
 use crate::impls::{for_each_implementation, Implementation, ImplementationVisitor};
 use crate::meta::{criterion_dir, unix_now, RunMeta};
-use crate::model::{self, HairColors, NewUser};
+use crate::model::{self, HairColors};
 use crate::runtime::RuntimeSetup;
 use crate::schema::{Dataset, Seeder};
 use crate::server::{start_database, Database};
@@ -243,6 +245,7 @@ impl Suite {
             "pgrepo-benches: {} on {} runtime; CPU pinning: {}; implementations {:?}",
             meta.postgres_version, meta.runtime, meta.pinning, meta.implementations
         );
+        check_post_writes(&runtime, &seeder, database.url())?;
         Ok(Suite {
             seeder,
             database,
@@ -374,14 +377,6 @@ impl Suite {
     }
 }
 
-fn check_eq<T: PartialEq + std::fmt::Debug>(got: T, wanted: T) -> Result<()> {
-    if got == wanted {
-        Ok(())
-    } else {
-        Err(format!("got {got:?}, wanted {wanted:?}").into())
-    }
-}
-
 /// Measures each implementation it visits on one (workload, size).
 struct Measure<'s, 'g, 'c> {
     suite: &'s Suite,
@@ -450,11 +445,7 @@ impl ImplementationVisitor for Measure<'_, '_, '_> {
                             workload,
                             size,
                             async |url| I::connect_pool(url, connections).await,
-                            async |pool| {
-                                let batch = &ids[..CONCURRENT_TASKS];
-                                let users = I::concurrent_get_by_id(pool, batch).await?;
-                                model::verify_gets(&users, batch, HairColors::Alternating)
-                            },
+                            async |pool| check_concurrent::<I>(pool, &ids).await,
                         )
                     });
                     b.iter_custom(|iters| {
@@ -475,35 +466,9 @@ impl ImplementationVisitor for Measure<'_, '_, '_> {
 
 /// Connects `I` for a single-connection workload and checks that workload's result once.
 fn prepare_single<I: Implementation>(suite: &Suite, workload: Workload, size: usize) -> I {
-    suite.prepare::<I, I>(
-        workload,
-        size,
-        I::connect,
-        async |imp: &mut I| match workload {
-            Workload::TrivialQuery => {
-                model::verify_users(&imp.trivial_query().await?, size, HairColors::None)
-            }
-            Workload::MediumComplexQuery => {
-                model::verify_medium(&imp.medium_complex_query().await?, size)
-            }
-            Workload::LoadingAssociations => {
-                model::verify_associations(&imp.loading_associations().await?)
-            }
-            Workload::GetById => {
-                let user = imp.get_by_id(GET_BY_ID_USERS as i32).await?;
-                model::verify_gets(&[user], &[GET_BY_ID_USERS as i32], HairColors::Alternating)
-            }
-            Workload::Insert => {
-                let users: Vec<NewUser> = model::new_users(size, HairColors::Fixed("hair_color"));
-                check_eq(imp.insert_users(&users).await?, size as u64)?;
-                let loaded = imp.trivial_query().await?;
-                model::verify_users(&loaded, size, HairColors::Fixed("hair_color"))
-            }
-            Workload::ConcurrentGetById | Workload::SaturatedGetById | Workload::RoundTrip => {
-                Ok(())
-            }
-        },
-    )
+    suite.prepare::<I, I>(workload, size, I::connect, async |imp: &mut I| {
+        check_workload(imp, workload, size).await
+    })
 }
 
 /// A single-connection workload whose iterations need nothing but the connection.

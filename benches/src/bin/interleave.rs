@@ -16,8 +16,12 @@
 //! # options: --rounds N (default 40), --block-ms MS (default 25), workload names to filter
 //! ```
 //!
-//! Same database, data, pinning and runtime as the criterion suite (`benches/orm.rs`).
+//! Same database, data, pinning and runtime as the criterion suite (`benches/orm.rs`), and the
+//! same checks before measuring (`pgrepo_benches::checks`): the post-write check of every
+//! implementation at the start, then each implementation's result on each workload (skipped
+//! with `--solo`, which profilers run).
 
+use pgrepo_benches::checks::{check_concurrent, check_post_writes, check_workload};
 use pgrepo_benches::impls::tokio_postgres_impl::TokioPostgres;
 use pgrepo_benches::impls::{for_each_implementation, Implementation, ImplementationVisitor};
 use pgrepo_benches::model::{self, HairColors, NewUser};
@@ -124,6 +128,11 @@ impl<'r> Collect<'r> {
             .block_on(I::connect_pool(self.url, connections))
             .unwrap_or_else(|error| panic!("{what}: connect: {error}"));
         let ids = id_cycle(GET_BY_ID_USERS, CONCURRENT_TASKS);
+        if !self.solo {
+            runtime
+                .block_on(check_concurrent::<I>(&pool, &ids))
+                .unwrap_or_else(|error| panic!("{what}: check: {error}"));
+        }
         let mut from = 0;
         Box::new(move |iters: u64| -> Duration {
             runtime.block_on(async {
@@ -149,6 +158,17 @@ impl<'r> Collect<'r> {
         let mut imp: I = runtime
             .block_on(I::connect(self.url))
             .unwrap_or_else(|error| panic!("{what}: connect: {error}"));
+        if !self.solo {
+            runtime
+                .block_on(async {
+                    check_workload(&mut imp, workload, size).await?;
+                    if workload == Workload::Insert {
+                        seeder.truncate().await?;
+                    }
+                    Ok::<_, pgrepo_benches::BoxError>(())
+                })
+                .unwrap_or_else(|error| panic!("{what}: check: {error}"));
+        }
         let users: Vec<NewUser> = model::new_users(size, HairColors::Fixed("hair_color"));
         let mut next_id = 0u64;
         Box::new(move |iters: u64| -> Duration {
@@ -225,6 +245,9 @@ fn main() -> Result<()> {
         options.block.as_millis(),
         pinning.describe()
     );
+    if options.solo.is_none() {
+        check_post_writes(&runtime, &seeder, database.url())?;
+    }
     print!("{table}");
     for (workload, size) in cases() {
         let name = workload.name();

@@ -4,9 +4,9 @@
 //! integration with `RecyclingMethod::Fast`: the default (`Verified`) runs an extra `SELECT 1`
 //! round trip on every checkout, which no one tuning for speed would keep.
 
-use super::diesel_schema::{self, as_array, users, Comment, Post, User};
+use super::diesel_schema::{self, as_array, posts, users, Comment, Post, User};
 use super::Implementation;
-use crate::model::{NewUser, UserTree};
+use crate::model::{NewPost, NewUser, UserTree};
 use crate::Result;
 use diesel::prelude::*;
 use diesel_async::pooled_connection::deadpool::Pool;
@@ -64,6 +64,14 @@ impl Implementation for DieselAsync {
         } else {
             insert.values(users).execute(conn).await?
         };
+        Ok(inserted as u64)
+    }
+
+    async fn insert_posts(&mut self, rows: &[NewPost]) -> Result<u64> {
+        let inserted = diesel::insert_into(posts::table)
+            .values(rows)
+            .execute(&mut self.conn)
+            .await?;
         Ok(inserted as u64)
     }
 

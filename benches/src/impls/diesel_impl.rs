@@ -8,9 +8,9 @@
 //! connection in use), fed from a shared queue of ids, so 64 gets run over the pool's
 //! connections like the async implementations' 64 tasks.
 
-use super::diesel_schema::{self, as_array, users, Comment, Post, User};
+use super::diesel_schema::{self, as_array, posts, users, Comment, Post, User};
 use super::Implementation;
-use crate::model::{NewUser, UserTree};
+use crate::model::{NewPost, NewUser, UserTree};
 use crate::Result;
 use diesel::prelude::*;
 use diesel::PgConnection;
@@ -110,6 +110,13 @@ impl Implementation for Diesel {
 
     async fn insert_users(&mut self, users: &[NewUser]) -> Result<u64> {
         Ok(insert(&mut self.conn, users)? as u64)
+    }
+
+    async fn insert_posts(&mut self, rows: &[NewPost]) -> Result<u64> {
+        let inserted = diesel::insert_into(posts::table)
+            .values(rows)
+            .execute(&mut self.conn)?;
+        Ok(inserted as u64)
     }
 
     async fn loading_associations(&mut self) -> Result<Vec<UserTree<User, Post, Comment>>> {

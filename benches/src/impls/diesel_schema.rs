@@ -1,7 +1,11 @@
 //! Diesel's view of the schema and its row types, shared by the `diesel` and `diesel_async`
 //! implementations (they use the same DSL; only the connection differs).
+//!
+//! The array columns are typed as Diesel's own test schema types `posts.tags`
+//! (`Array<Text>`, elements not null) and as `diesel print-schema` types a nullable `varchar[]`
+//! (`Nullable<Array<Nullable<Text>>>`, so `Option<Vec<Option<String>>>` in Rust).
 
-use crate::model::NewUser;
+use crate::model::{NewPost, NewUser};
 use diesel::prelude::*;
 
 diesel::table! {
@@ -18,6 +22,8 @@ diesel::table! {
         user_id -> Integer,
         title -> Text,
         body -> Nullable<Text>,
+        tags -> Array<Text>,
+        nullable_tags -> Nullable<Array<Nullable<Text>>>,
     }
 }
 
@@ -57,6 +63,10 @@ pub struct Post {
     pub title: String,
     /// `posts.body`.
     pub body: Option<String>,
+    /// `posts.tags`.
+    pub tags: Vec<String>,
+    /// `posts.nullable_tags`.
+    pub nullable_tags: Option<Vec<Option<String>>>,
 }
 
 /// A `comments` row.
@@ -106,6 +116,38 @@ impl Insertable<users::table> for NewUser {
             .values()
     }
 }
+
+type PostColumns<'a> = (
+    diesel::dsl::Eq<posts::user_id, &'a i32>,
+    diesel::dsl::Eq<posts::title, &'a String>,
+    diesel::dsl::Eq<posts::body, &'a Option<String>>,
+    diesel::dsl::Eq<posts::tags, &'a Vec<String>>,
+    diesel::dsl::Eq<posts::nullable_tags, Option<Vec<Option<&'a str>>>>,
+);
+
+// The same for `NewPost` (inserted only by the untimed post-write check). The elements of
+// `nullable_tags` are `Nullable<Text>` here, so its `Vec<String>` is rebound as
+// `Vec<Option<&str>>` (the strings themselves are not copied).
+impl<'a> Insertable<posts::table> for &'a NewPost {
+    type Values = <PostColumns<'a> as Insertable<posts::table>>::Values;
+
+    fn values(self) -> Self::Values {
+        let nullable_tags = self
+            .nullable_tags
+            .as_ref()
+            .map(|tags| tags.iter().map(|tag| Some(tag.as_str())).collect());
+        (
+            posts::user_id.eq(&self.user_id),
+            posts::title.eq(&self.title),
+            posts::body.eq(&self.body),
+            posts::tags.eq(&self.tags),
+            posts::nullable_tags.eq(nullable_tags),
+        )
+            .values()
+    }
+}
+
+impl diesel::query_builder::UndecoratedInsertRecord<posts::table> for &NewPost {}
 
 /// `users` as a fixed-size array when there are exactly `N` of them.
 ///

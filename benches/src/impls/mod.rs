@@ -5,7 +5,7 @@
 //! [`for_each_implementation`]. Adding one (pgrepo's goes in `pgrepo_impl.rs`) is that file, its
 //! `pub mod` line and one line in the `implementations!` list below.
 
-use crate::model::{CommentRecord, NewUser, PostRecord, UserRecord, UserTree};
+use crate::model::{CommentRecord, NewPost, NewUser, PostRecord, UserRecord, UserTree};
 use crate::Result;
 
 // One module per implementation (declared here, not by the macro below, so `cargo fmt`
@@ -83,6 +83,12 @@ pub trait Implementation: Sized + 'static {
 
     /// Inserts all of `users` with one statement; returns the number of rows inserted.
     async fn insert_users(&mut self, users: &[NewUser]) -> Result<u64>;
+
+    /// Inserts all of `posts` with one statement, the array columns included; returns the
+    /// number of rows inserted. Not timed: the post-write check ([`crate::checks`]) runs it
+    /// before anything is measured, so every implementation is shown to write what the others
+    /// write.
+    async fn insert_posts(&mut self, posts: &[NewPost]) -> Result<u64>;
 
     /// Every user with its posts, each with its comments, in three queries (users; posts of
     /// those users; comments of those posts), grouped in memory.

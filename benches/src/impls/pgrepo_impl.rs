@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 
 use super::Implementation;
-use crate::model::{NewUser, UserTree};
+use crate::model::{NewPost, NewUser, UserTree};
 use crate::Result;
 use futures_util::future::try_join_all;
 use pgrepo::Executor as _;
@@ -28,7 +28,7 @@ pub struct User {
 
 /// A `posts` row.
 #[derive(Debug, Clone, Entity)]
-#[pgrepo(table = "posts")]
+#[pgrepo(table = "posts", new_struct = "PostInsert")]
 pub struct Post {
     /// `posts.id`.
     #[pgrepo(id, generated)]
@@ -40,6 +40,10 @@ pub struct Post {
     pub title: String,
     /// `posts.body`.
     pub body: Option<String>,
+    /// `posts.tags`.
+    pub tags: Vec<String>,
+    /// `posts.nullable_tags`.
+    pub nullable_tags: Option<Vec<String>>,
 }
 
 /// A `comments` row.
@@ -67,6 +71,21 @@ impl pgrepo::Insertable for NewUser {
             1 => &self.name,
             2 => &self.hair_color,
             _ => unreachable!("users has three columns, the first generated"),
+        }
+    }
+}
+
+// Likewise the suite's `NewPost` as `posts` rows (the post-write check inserts them).
+impl pgrepo::Insertable for NewPost {
+    type Entity = Post;
+    fn param(&self, column: usize) -> &(dyn pgrepo::tokio_postgres::types::ToSql + Sync) {
+        match column {
+            1 => &self.user_id,
+            2 => &self.title,
+            3 => &self.body,
+            4 => &self.tags,
+            5 => &self.nullable_tags,
+            _ => unreachable!("posts has six columns, the first generated"),
         }
     }
 }
@@ -110,6 +129,10 @@ impl Implementation for Pgrepo {
 
     async fn insert_users(&mut self, users: &[NewUser]) -> Result<u64> {
         Ok(self.db.repo::<User>().insert_many_count(users).await?)
+    }
+
+    async fn insert_posts(&mut self, posts: &[NewPost]) -> Result<u64> {
+        Ok(self.db.repo::<Post>().insert_many_count(posts).await?)
     }
 
     async fn loading_associations(&mut self) -> Result<Vec<UserTree<User, Post, Comment>>> {

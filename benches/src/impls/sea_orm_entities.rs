@@ -1,5 +1,6 @@
 //! SeaORM entities for `users`, `posts` and `comments`, written as `sea-orm-cli generate entity`
-//! writes them (one module per table, relations both ways).
+//! writes them (one module per table, relations both ways). The array columns need SeaORM's
+//! `postgres-array` feature (which its `sqlx-postgres` feature turns on).
 
 /// The `users` entity.
 pub mod users {
@@ -54,6 +55,11 @@ pub mod posts {
         /// `posts.body`.
         #[sea_orm(column_type = "Text", nullable)]
         pub body: Option<String>,
+        /// `posts.tags` (`text[]`).
+        #[sea_orm(column_type = "Array(RcOrArc::new(ColumnType::Text))")]
+        pub tags: Vec<String>,
+        /// `posts.nullable_tags` (`varchar[]`).
+        pub nullable_tags: Option<Vec<String>>,
     }
 
     /// The posts' relations.

@@ -7,7 +7,7 @@
 
 use super::sea_orm_entities::{comments, posts, users};
 use super::Implementation;
-use crate::model::{NewUser, UserTree};
+use crate::model::{NewPost, NewUser, UserTree};
 use crate::Result;
 use futures_util::future::try_join_all;
 use sea_orm::{
@@ -70,6 +70,20 @@ impl Implementation for SeaOrm {
             ..Default::default()
         });
         Ok(users::Entity::insert_many(rows)
+            .exec_without_returning(&self.db)
+            .await?)
+    }
+
+    async fn insert_posts(&mut self, new_posts: &[NewPost]) -> Result<u64> {
+        let rows = new_posts.iter().map(|post| posts::ActiveModel {
+            user_id: Set(post.user_id),
+            title: Set(post.title.clone()),
+            body: Set(post.body.clone()),
+            tags: Set(post.tags.clone()),
+            nullable_tags: Set(post.nullable_tags.clone()),
+            ..Default::default()
+        });
+        Ok(posts::Entity::insert_many(rows)
             .exec_without_returning(&self.db)
             .await?)
     }

@@ -8,7 +8,7 @@
 //! recommends for PostgreSQL.
 
 use super::Implementation;
-use crate::model::{NewUser, UserTree};
+use crate::model::{NewPost, NewUser, UserTree};
 use crate::Result;
 use futures_util::future::try_join_all;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -36,6 +36,10 @@ pub struct Post {
     pub title: String,
     /// `posts.body`.
     pub body: Option<String>,
+    /// `posts.tags`.
+    pub tags: Vec<String>,
+    /// `posts.nullable_tags`.
+    pub nullable_tags: Option<Vec<String>>,
 }
 
 /// A `comments` row.
@@ -60,16 +64,20 @@ struct UserWithPost {
     post_user_id: Option<i32>,
     title: Option<String>,
     body: Option<String>,
+    tags: Option<Vec<String>>,
+    nullable_tags: Option<Vec<String>>,
 }
 
 impl UserWithPost {
     fn split(self) -> (User, Option<Post>) {
-        let post = match (self.post_id, self.post_user_id, self.title) {
-            (Some(id), Some(user_id), Some(title)) => Some(Post {
+        let post = match (self.post_id, self.post_user_id, self.title, self.tags) {
+            (Some(id), Some(user_id), Some(title), Some(tags)) => Some(Post {
                 id,
                 user_id,
                 title,
                 body: self.body,
+                tags,
+                nullable_tags: self.nullable_tags,
             }),
             _ => None,
         };
@@ -112,7 +120,8 @@ impl Implementation for Sqlx {
     async fn medium_complex_query(&mut self) -> Result<Vec<(User, Option<Post>)>> {
         let rows = sqlx::query_as::<_, UserWithPost>(
             "SELECT u.id, u.name, u.hair_color, \
-             p.id AS post_id, p.user_id AS post_user_id, p.title, p.body \
+             p.id AS post_id, p.user_id AS post_user_id, p.title, p.body, \
+             p.tags, p.nullable_tags \
              FROM users AS u LEFT JOIN posts AS p ON u.id = p.user_id \
              WHERE u.hair_color = $1",
         )
@@ -134,13 +143,32 @@ impl Implementation for Sqlx {
             .rows_affected())
     }
 
+    async fn insert_posts(&mut self, posts: &[NewPost]) -> Result<u64> {
+        let mut insert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO posts (user_id, title, body, tags, nullable_tags) ",
+        );
+        insert.push_values(posts, |mut row, post| {
+            row.push_bind(post.user_id)
+                .push_bind(&post.title)
+                .push_bind(&post.body)
+                .push_bind(&post.tags)
+                .push_bind(&post.nullable_tags);
+        });
+        Ok(insert
+            .build()
+            .execute(&mut self.conn)
+            .await?
+            .rows_affected())
+    }
+
     async fn loading_associations(&mut self) -> Result<Vec<UserTree<User, Post, Comment>>> {
         let users = sqlx::query_as::<_, User>(ALL_USERS)
             .fetch_all(&mut self.conn)
             .await?;
         let user_ids: Vec<i32> = users.iter().map(|user| user.id).collect();
         let posts = sqlx::query_as::<_, Post>(
-            "SELECT id, user_id, title, body FROM posts WHERE user_id = ANY($1)",
+            "SELECT id, user_id, title, body, tags, nullable_tags \
+             FROM posts WHERE user_id = ANY($1)",
         )
         .bind(&user_ids)
         .fetch_all(&mut self.conn)

@@ -8,7 +8,7 @@
 //! the physical limit every single-row workload is compared with.
 
 use super::Implementation;
-use crate::model::{NewUser, UserTree};
+use crate::model::{NewPost, NewUser, UserTree};
 use crate::workloads::INSERT_SIZES;
 use crate::Result;
 use futures_util::future::try_join_all;
@@ -39,6 +39,10 @@ pub struct Post {
     pub title: String,
     /// `posts.body`.
     pub body: Option<String>,
+    /// `posts.tags`.
+    pub tags: Vec<String>,
+    /// `posts.nullable_tags`.
+    pub nullable_tags: Option<Vec<String>>,
 }
 
 /// A `comments` row.
@@ -133,14 +137,18 @@ impl Implementation for TokioPostgres {
                 .await?,
             users_with_posts: client
                 .prepare(
-                    "SELECT u.id, u.name, u.hair_color, p.id, p.user_id, p.title, p.body \
+                    "SELECT u.id, u.name, u.hair_color, \
+                     p.id, p.user_id, p.title, p.body, p.tags, p.nullable_tags \
                      FROM users AS u LEFT JOIN posts AS p ON u.id = p.user_id \
                      WHERE u.hair_color = $1",
                 )
                 .await?,
             user_by_id: client.prepare(USER_BY_ID).await?,
             posts_of_users: client
-                .prepare("SELECT id, user_id, title, body FROM posts WHERE user_id = ANY($1)")
+                .prepare(
+                    "SELECT id, user_id, title, body, tags, nullable_tags \
+                     FROM posts WHERE user_id = ANY($1)",
+                )
                 .await?,
             comments_of_posts: client
                 .prepare("SELECT id, post_id, text FROM comments WHERE post_id = ANY($1)")
@@ -167,6 +175,8 @@ impl Implementation for TokioPostgres {
                 user_id: row.get(4),
                 title: row.get(5),
                 body: row.get(6),
+                tags: row.get(7),
+                nullable_tags: row.get(8),
             });
             (user(&row), post)
         });
@@ -193,6 +203,18 @@ impl Implementation for TokioPostgres {
             .await?)
     }
 
+    async fn insert_posts(&mut self, posts: &[NewPost]) -> Result<u64> {
+        // Untimed (the post-write check only), so prepared here rather than at connect.
+        let statement = self
+            .client
+            .prepare(&crate::schema::insert_posts_sql(posts.len()))
+            .await?;
+        Ok(self
+            .client
+            .execute_raw(&statement, crate::schema::post_params(posts))
+            .await?)
+    }
+
     async fn loading_associations(&mut self) -> Result<Vec<UserTree<User, Post, Comment>>> {
         let users: Vec<User> = self
             .client
@@ -211,6 +233,8 @@ impl Implementation for TokioPostgres {
                 user_id: row.get(1),
                 title: row.get(2),
                 body: row.get(3),
+                tags: row.get(4),
+                nullable_tags: row.get(5),
             })
             .try_collect()
             .await?;
