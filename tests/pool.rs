@@ -324,3 +324,51 @@ async fn a_connection_held_past_the_threshold_is_logged_while_held_and_when_it_c
         "{after:?}"
     );
 }
+
+#[tokio::test]
+async fn a_thousand_cancelled_waiters_leave_the_counts_exact_and_the_pool_serving() {
+    const WAIT: Duration = Duration::from_millis(400);
+    let t = fresh_with("pool_cancelled", |b| b.max_size(2).wait_timeout(WAIT)).await;
+    let users = t.db.repo::<User>();
+    let first = t.db.begin().await.unwrap();
+    let second = t.db.begin().await.unwrap();
+    // Transactions and autocommit statements wait for the exhausted pool; each is cancelled
+    // (its future dropped) while it waits, before the pool's own wait timeout.
+    let cancelled = futures_util::future::join_all((0..1000).map(|i| {
+        let (db, users) = (&t.db, &users);
+        async move {
+            let wait = Duration::from_millis(20 + (i % 7) as u64);
+            if i % 2 == 0 {
+                tokio::time::timeout(wait, db.begin()).await.is_err()
+            } else {
+                tokio::time::timeout(wait, users.count()).await.is_err()
+            }
+        }
+    }))
+    .await;
+    assert!(cancelled.iter().all(|&c| c), "every waiter was cancelled");
+    let status = t.db.status();
+    assert_eq!(
+        (status.waiting, status.transactions, status.open),
+        (0, 2, 2),
+        "no cancelled waiter is counted: {status:?}"
+    );
+    first.rollback().await.unwrap();
+    second.rollback().await.unwrap();
+    // The pool serves at once.
+    assert_eq!(users.count().await.unwrap(), 0);
+    // Nothing a cancelled waiter registered is left: with both connections held again, an
+    // exhausted pool names exactly these two holders and counts no other waiter.
+    let a = t.db.begin().await.unwrap();
+    let b = t.db.begin().await.unwrap();
+    match t.db.begin().await {
+        Err(Error::PoolTimeout {
+            holders, waiting, ..
+        }) => assert_eq!((holders.len(), waiting), (2, 0)),
+        other => panic!("expected PoolTimeout, got {other:?}"),
+    }
+    drop((a, b));
+    let status = t.db.status();
+    assert_eq!((status.transactions, status.waiting), (0, 0), "{status:?}");
+    assert_eq!(users.count().await.unwrap(), 0);
+}
