@@ -104,6 +104,14 @@ impl DbBuilder {
         self
     }
 
+    /// The `application_name` every connection reports (`pg_stat_activity`, the server log):
+    /// name your service, so that a DBA can tell its sessions apart (default: the URL's, else
+    /// `pgrepo`).
+    pub fn application_name(mut self, name: &str) -> Self {
+        self.config.application_name(name);
+        self
+    }
+
     /// How long opening a connection may take (default: 5 s).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -246,7 +254,10 @@ impl Db {
     /// [`Error::InvalidUrl`] when the URL does not parse; [`Error::TlsSetting`] for a bad
     /// TLS parameter (an unknown `sslmode`, `sslcert` without `sslkey`).
     pub fn builder(url: &str) -> Result<DbBuilder> {
-        let (config, tls) = crate::connect::parse_url(url)?;
+        let (mut config, tls) = crate::connect::parse_url(url)?;
+        if config.get_application_name().is_none() {
+            config.application_name("pgrepo");
+        }
         Ok(DbBuilder {
             config,
             tls,
@@ -381,6 +392,27 @@ impl Db {
                 }
             }
         }
+    }
+
+    /// Checks that the database answers (a readiness probe): runs `SELECT 1` on a connection as
+    /// an autocommit statement would get one, and returns how long it took.
+    ///
+    /// # Errors
+    /// What the statement would meet: [`Error::PoolTimeout`], [`Error::Connect`],
+    /// [`Error::ConnectTimeout`], a closed pool ([`Error::Pool`]), …
+    pub async fn ping(&self) -> Result<Duration> {
+        let started = std::time::Instant::now();
+        self.execute(crate::Sql::read("SELECT 1"), &[]).await?;
+        Ok(started.elapsed())
+    }
+
+    /// Shuts the pool down gracefully: no new statement or transaction starts (they fail at
+    /// once with [`Error::Pool`], "the pool is closed", as do callers waiting for a
+    /// connection), running ones finish, and every connection is closed as it comes back.
+    /// Waits up to `grace` for the last one; returns how many connections were still open
+    /// then (0: all closed). Every clone of this `Db` is closed.
+    pub async fn close(&self, grace: Duration) -> usize {
+        self.inner.connections.close(grace).await
     }
 
     /// Borrows a pooled connection of its own (for a transaction), registered as held by the

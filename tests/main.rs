@@ -22,6 +22,7 @@ mod error_kinds;
 mod errors;
 mod insertable;
 mod keyset_depth;
+mod lifecycle;
 mod listing_names;
 mod loaders;
 mod pagination;

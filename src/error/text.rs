@@ -76,7 +76,10 @@ pub(super) fn connect_timeout(timeout_ms: u64, recycling: bool) -> String {
 /// error of a hook as "db error").
 pub(super) fn pool_refusal(source: &PoolError) -> String {
     match source {
-        PoolError::Closed => "the pool is closed".to_owned(),
+        PoolError::Closed => {
+            "the pool is closed (`Db::close` was called): no new statement or transaction starts"
+                .to_owned()
+        }
         PoolError::NoRuntimeSpecified => "the pool has no runtime for its timeouts; build it \
              with `.runtime(deadpool_postgres::Runtime::Tokio1)`"
             .to_owned(),

@@ -116,6 +116,19 @@ impl<C> Lane<C> {
         conn
     }
 
+    /// Shutdown: every connection leaves the lane, the idle ones now (returned, for the caller
+    /// to drop outside the lock), the busy ones when their last statement ends.
+    pub(crate) fn close(&mut self) -> Vec<Arc<C>> {
+        for entry in &mut self.entries {
+            entry.closed = true;
+        }
+        let mut idle = Vec::new();
+        while let Some(conn) = self.take_idle() {
+            idle.push(conn);
+        }
+        idle
+    }
+
     /// Removes an idle connection, to hand back to the pool for a waiter.
     fn take_idle(&mut self) -> Option<Arc<C>> {
         let i = self.entries.iter().position(|e| e.users == 0)?;

@@ -189,6 +189,24 @@ impl Connections {
         Ok((object, self.holders.register(at)))
     }
 
+    /// Shutdown: the pool hands out no more connections (callers get `PoolError::Closed`, at
+    /// once, also those waiting), and every connection is closed as it comes back: idle ones
+    /// now, lane connections after their last statement, transactions' when they end. Waits
+    /// up to `grace` for that; returns how many were still open then.
+    pub(crate) async fn close(&self, grace: Duration) -> usize {
+        self.pool.close();
+        let idle = lock(&self.lane).close();
+        drop(idle); // into the closed pool, which drops them
+        let deadline = Instant::now() + grace;
+        loop {
+            let open = self.pool.status().size;
+            if open == 0 || Instant::now() >= deadline {
+                return open;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Whether the pool has no connection to give now: none idle in it and none left to open
     /// (a closed pool is asked, to report itself). A lock and a few reads, where probing it
     /// costs a checkout attempt.
