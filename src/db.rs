@@ -273,6 +273,12 @@ impl Db {
 
     /// Wraps an existing deadpool-postgres pool. Give it a wait timeout, or callers wait
     /// forever when it is exhausted.
+    ///
+    /// What [`DbBuilder`] sets on each connection is then the pool's business: its manager's
+    /// TLS, and no [`Timeouts`] or `application_name` from pgrepo (set them in the pool's
+    /// `tokio_postgres::Config`, e.g. `options = "-c statement_timeout=30000"`). pgrepo's own
+    /// settings are the defaults: prepared statements, pipelining, hold warnings after 10 s,
+    /// no cursor secret.
     pub fn from_pool(pool: Pool) -> Db {
         Db::with_connections(
             Connections::new(pool, true, Some(DEFAULT_HOLD_WARNING)),
