@@ -12,14 +12,11 @@ use pgrepo::{Db, Error, Executor, SslMode, TlsConfig, TlsErrorKind};
 fn cluster() -> &'static TestCluster {
     static CLUSTER: OnceLock<TestCluster> = OnceLock::new();
     CLUSTER.get_or_init(|| {
-        let mut options = ClusterOptions::default()
+        // Always the system's PostgreSQL, also in a run against a second installation
+        // (`PGREPO_TEST_BIN_DIR`): the PostgreSQL 18 CI uses for that is built without SSL.
+        let options = ClusterOptions::default()
             .tls_only()
             .without_pg_stat_statements();
-        if let Some(dir) = std::env::var_os(pgrepo::testkit::BIN_DIR_VAR) {
-            if !dir.is_empty() {
-                options = options.bin_dir(dir);
-            }
-        }
         TestCluster::start(options).expect("TLS-only test cluster")
     })
 }
