@@ -197,7 +197,14 @@ impl DbBuilder {
                 recycling_method: RecyclingMethod::Fast,
             },
         )?;
-        let pool = Pool::builder(manager)
+        let mut pool = Pool::builder(manager);
+        if self.settings.statement_mode == StatementMode::Unnamed {
+            // Behind a pooler in transaction mode: the driver must never look a type up later.
+            pool = pool.post_create(deadpool_postgres::Hook::async_fn(
+                crate::exec::learn_types_hook,
+            ));
+        }
+        let pool = pool
             .max_size(self.max_size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(self.wait_timeout))

@@ -482,6 +482,31 @@ pub enum Error {
         column: &'static str,
     },
 
+    /// Hand-written SQL with parameters but no declared types ([`Sql::types`](crate::Sql::types)),
+    /// run outside a transaction in [`StatementMode::Unnamed`](crate::StatementMode::Unnamed):
+    /// learning the types takes a named prepared statement, and behind a pooler in transaction
+    /// mode its preparation and its execution may reach different server connections ("prepared
+    /// statement … does not exist", or a name another client left behind). Refused before
+    /// anything is sent. Declare the types, or run the statement in a transaction (one server
+    /// connection throughout, where the statement is prepared and closed).
+    #[non_exhaustive]
+    #[error(
+        "`{statement}` has {params} parameter(s) without declared types, which \
+         StatementMode::Unnamed runs only inside a transaction (finding their types takes a \
+         named statement, which a pooler in transaction mode may send to another server \
+         connection than its execution); declare them with \
+         `Sql::read(…).types(&[Type::INT8, …])` (pgrepo::tokio_postgres::types::Type) or run \
+         it in a transaction: {sql}"
+    )]
+    UndeclaredParameterTypes {
+        /// The statement's label (`query`, `query_as`, `execute`).
+        statement: &'static str,
+        /// How many parameters it binds.
+        params: usize,
+        /// Its SQL text.
+        sql: String,
+    },
+
     /// The transaction's connection closed before its `COMMIT` could be sent (the server
     /// terminated it, the network failed): the server never received `COMMIT` and rolls the
     /// transaction back, so nothing of it was committed and retrying it is safe. `source` is

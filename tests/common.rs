@@ -198,7 +198,8 @@ pub fn assert_calls<'a>(
 pub async fn lacks_extension(db: &Db, name: &str) -> bool {
     let available: i64 = db
         .query(
-            "SELECT count(*) FROM pg_available_extensions WHERE name = $1",
+            pgrepo::Sql::read("SELECT count(*) FROM pg_available_extensions WHERE name = $1")
+                .types(&[pgrepo::tokio_postgres::types::Type::TEXT]),
             &[&name],
         )
         .await

@@ -24,7 +24,7 @@ const COMMENTS: &str = "CREATE TABLE comments (
 ); CREATE INDEX comments_post_id ON comments (post_id)";
 
 /// `users` users, `posts` posts each, `comments` comments per post.
-async fn seed(db: &Db, users: i64, posts: i64, comments: i64) {
+pub(crate) async fn seed(db: &Db, users: i64, posts: i64, comments: i64) {
     db.batch_execute(COMMENTS).await.unwrap();
     db.execute(
         "INSERT INTO users (email, name, hair_color) \

@@ -26,6 +26,7 @@ mod lifecycle;
 mod listing_names;
 mod loaders;
 mod pagination;
+mod pgbouncer;
 mod pool;
 mod seams;
 mod strict;

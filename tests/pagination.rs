@@ -32,7 +32,7 @@ const ITEMS: &str = "CREATE TABLE items (
 )";
 
 /// `n` rows with many duplicate sort values: 4 groups, 6 scores, 3 labels.
-async fn seed(db: &Db, n: i64) {
+pub(crate) async fn seed(db: &Db, n: i64) {
     db.batch_execute(ITEMS).await.unwrap();
     db.execute(
         "INSERT INTO items (owner, grp, score, label) \
@@ -45,7 +45,7 @@ async fn seed(db: &Db, n: i64) {
 }
 
 /// The reference order, written independently of the library.
-async fn reference(db: &Db, order_by: &str, filter: Option<i32>) -> Vec<i64> {
+pub(crate) async fn reference(db: &Db, order_by: &str, filter: Option<i32>) -> Vec<i64> {
     let sql = match filter {
         Some(_) => format!("SELECT id FROM items WHERE owner = $1 ORDER BY {order_by}"),
         None => format!("SELECT id FROM items ORDER BY {order_by}"),

@@ -143,7 +143,8 @@ async fn unnamed_mode_prepares_no_named_statement() {
         assert_eq!(users.list().first(10).await.unwrap().items.len(), 1);
         let n =
             t.db.execute(
-                "UPDATE users SET score = $1 WHERE id = $2",
+                Sql::write("UPDATE users SET score = $1 WHERE id = $2")
+                    .types(&[Type::FLOAT8, Type::INT8]),
                 &[&2.5_f64, &ada.id],
             )
             .await

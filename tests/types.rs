@@ -79,7 +79,7 @@ async fn fresh_types(prefix: &str, mode: StatementMode) -> Option<TestDb> {
 }
 
 /// Everything the entity can do with an enum, a citext and arrays, in one statement mode.
-async fn round_trip(t: &TestDb) {
+pub(crate) async fn round_trip(t: &TestDb) {
     t.db.verify::<Account>()
         .await
         .expect("the entity matches its table");

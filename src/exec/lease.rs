@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use deadpool_postgres::ClientWrapper;
 
 use super::envelope::Envelope;
-use super::run::{Conn, Retry};
+use super::run::{Conn, Retry, Scope};
 use crate::error::Error;
 use crate::pool::AutoConn;
 
@@ -98,6 +98,14 @@ impl<'a> Lease<'a> {
             retry: Retry::Never,
             tx: Some(flags),
             settled: false,
+        }
+    }
+
+    /// Whether the statement runs in a transaction.
+    pub(crate) fn scope(&self) -> Scope {
+        match self.tx {
+            Some(_) => Scope::Transaction,
+            None => Scope::Autocommit,
         }
     }
 

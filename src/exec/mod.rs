@@ -34,11 +34,13 @@ use crate::sql::Statement;
 
 pub(crate) mod envelope;
 pub(crate) mod lease;
+mod pooler;
 mod query_as;
 pub(crate) mod run;
 mod settings;
 
 pub use lease::Lease;
+pub(crate) use pooler::learn_types_hook;
 pub(crate) use run::Conn;
 pub use settings::{Settings, StatementMode};
 
@@ -298,11 +300,13 @@ async fn run_in<X: Executor + ?Sized, A: run::Attempt>(
     exec.observe(statement, attempt.params())?;
     let mut lease = exec.lease(statement).await?;
     let mode = exec.settings().statement_mode;
+    let scope = lease.scope();
     let result = run::with_statement(
         lease.conn.as_conn(),
         statement,
         lease.retry,
         mode,
+        scope,
         &mut lease.envelope,
         attempt,
     )

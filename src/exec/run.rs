@@ -30,6 +30,14 @@ pub(crate) enum Retry {
     Never,
 }
 
+/// Whether a statement runs inside a transaction (on a connection its scope holds, from its
+/// `BEGIN` to its end) or as an autocommit statement on whichever connection the pool lends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Autocommit,
+    Transaction,
+}
+
 /// Why one attempt failed: the driver (perhaps a stale plan, worth a retry) or decoding.
 pub(crate) enum Failure {
     Driver(tokio_postgres::Error),
@@ -250,6 +258,8 @@ async fn send_as<A: Attempt>(
     conn: &dyn Conn,
     statement: &Statement,
     mode: StatementMode,
+    scope: Scope,
+    envelope: &mut Envelope<'_>,
     attempt: &A,
 ) -> std::result::Result<Sent, Failure> {
     if attempt.simple() {
@@ -258,9 +268,21 @@ async fn send_as<A: Attempt>(
     let typed = statement.types.len() == attempt.params().len();
     match mode {
         StatementMode::Unnamed if typed => return Ok(Sent::Unnamed),
+        // Hand-written SQL without declared types: only the server knows them, and asking it
+        // takes a named statement. Behind a pooler in transaction mode, its Parse and its
+        // Execute stay on one server connection only inside a transaction; outside, refused.
+        StatementMode::Unnamed if scope == Scope::Autocommit => {
+            return Err(Failure::Decode(Error::UndeclaredParameterTypes {
+                statement: statement.label,
+                params: attempt.params().len(),
+                sql: statement.sql.to_string(),
+            }));
+        }
         StatementMode::Unnamed => {
-            // Hand-written SQL without declared types: prepared for this attempt only (closed
-            // when it ends), never cached on the connection.
+            // The transaction's BEGIN first, if this is its first statement, so that the
+            // preparation runs inside it. Prepared for this attempt only: closed when it ends,
+            // still inside the transaction, never cached on the connection.
+            Box::pin(prelude_alone(conn.client(), envelope)).await?;
             let prepared = Box::pin(conn.client().prepare(&statement.sql))
                 .await
                 .map_err(Failure::Driver)?;
@@ -286,10 +308,11 @@ async fn run_once<A: Attempt>(
     conn: &dyn Conn,
     statement: &Statement,
     mode: StatementMode,
+    scope: Scope,
     envelope: &mut Envelope<'_>,
     attempt: &A,
 ) -> std::result::Result<A::Output, Failure> {
-    let sent = send_as(conn, statement, mode, attempt).await?;
+    let sent = send_as(conn, statement, mode, scope, envelope, attempt).await?;
     if envelope.is_empty() {
         return attempt.run(conn.client(), statement, &sent).await;
     }
@@ -302,6 +325,28 @@ async fn run_once<A: Attempt>(
         attempt,
     ))
     .await
+}
+
+/// Sends the prelude on its own (before a statement that must be prepared inside the
+/// transaction the prelude begins) and waits for its answer; the envelope has none afterwards.
+async fn prelude_alone(
+    client: &ClientWrapper,
+    envelope: &mut Envelope<'_>,
+) -> std::result::Result<(), Failure> {
+    let Some(mut prelude) = envelope.prelude.take() else {
+        return Ok(());
+    };
+    let mut sending = pin!(client.batch_execute(prelude.sql));
+    // Polling it once hands the prelude to the connection.
+    let early = std::future::poll_fn(|cx| Poll::Ready(sending.as_mut().poll(cx))).await;
+    if let Some(sent) = prelude.sent.take() {
+        sent.mark();
+    }
+    match early {
+        Poll::Ready(result) => result,
+        Poll::Pending => sending.await,
+    }
+    .map_err(Failure::Driver)
 }
 
 /// Sends prelude, statement and postlude in this order without waiting in between, then
@@ -355,6 +400,7 @@ pub(crate) async fn with_statement<A: Attempt>(
     statement: &Statement,
     retry: Retry,
     mode: StatementMode,
+    scope: Scope,
     envelope: &mut Envelope<'_>,
     attempt: A,
 ) -> Result<A::Output> {
@@ -363,7 +409,7 @@ pub(crate) async fn with_statement<A: Attempt>(
         Failure::Decode(e) => e,
     };
     let run = async {
-        match run_once(conn, statement, mode, envelope, &attempt).await {
+        match run_once(conn, statement, mode, scope, envelope, &attempt).await {
             Err(Failure::Driver(e)) if is_stale_plan(&e) => {
                 conn.forget(statement);
                 match retry {
@@ -372,7 +418,7 @@ pub(crate) async fn with_statement<A: Attempt>(
                             statement = statement.label,
                             "re-preparing after schema change"
                         );
-                        Box::pin(run_once(conn, statement, mode, envelope, &attempt))
+                        Box::pin(run_once(conn, statement, mode, scope, envelope, &attempt))
                             .await
                             .map_err(classify)
                     }

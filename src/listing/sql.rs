@@ -302,7 +302,10 @@ pub(crate) async fn check_indexes(
         return Ok(());
     }
     let rows = db
-        .query(crate::Sql::read(INDEXES_SQL), &[&table_ref])
+        .query(
+            crate::Sql::read(INDEXES_SQL).types(&[Type::TEXT]),
+            &[&table_ref],
+        )
         .await?;
     let indexes: Vec<(Vec<String>, Vec<bool>)> =
         rows.iter().map(|r| (r.get(0), r.get(1))).collect();

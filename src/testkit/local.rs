@@ -31,13 +31,17 @@ const BASE_CONF: &[&str] = &[
 /// Runs detached from the test process. Arguments: the test process's pid, the work directory,
 /// then the command that runs `pg_ctl` (with `runuser` in front when root). It waits for the
 /// process to exit, then stops every server whose data directory lies in the work directory (the
-/// primary today; replicas added later are covered too) and removes the directory. Everything is
+/// primary today; replicas added later are covered too) and every PgBouncer started in front of
+/// it (`pgbouncer-N/pgbouncer.pid`), and removes the directory. Everything is
 /// silent: after an owned cluster's `Drop`, there is nothing left to do.
 const WATCHDOG_SCRIPT: &str = r#"trap '' HUP INT
 owner=$1; workdir=$2; shift 2
 while kill -0 "$owner" 2>/dev/null; do sleep 1; done
 for pidfile in "$workdir"/*/postmaster.pid; do
   if [ -f "$pidfile" ]; then "$@" -D "${pidfile%/postmaster.pid}" stop -m immediate -w; fi
+done >/dev/null 2>&1
+for pidfile in "$workdir"/*/pgbouncer.pid; do
+  if [ -f "$pidfile" ]; then kill -TERM "$(cat "$pidfile")"; fi
 done >/dev/null 2>&1
 rm -rf "$workdir" >/dev/null 2>&1
 "#;
@@ -222,12 +226,16 @@ impl LocalServer {
         })
     }
 
-    /// Stops every server in the work directory (mirrors the watchdog).
+    /// Stops every server and PgBouncer in the work directory (mirrors the watchdog).
     pub(super) fn stop_all(&self) {
         let Ok(entries) = std::fs::read_dir(self.workdir.path()) else {
             return;
         };
         for data_dir in entries.flatten().map(|entry| entry.path()) {
+            if data_dir.join("pgbouncer.pid").is_file() {
+                super::pgbouncer::stop(&data_dir);
+                continue;
+            }
             if !data_dir.join("postmaster.pid").is_file() {
                 continue;
             }
@@ -262,7 +270,7 @@ fn port_was_taken(log: &Path, from: u64) -> bool {
     new.contains("Address already in use") || new.contains("could not bind")
 }
 
-fn free_port() -> Result<u16, TestkitError> {
+pub(super) fn free_port() -> Result<u16, TestkitError> {
     std::net::TcpListener::bind(("127.0.0.1", 0))
         .and_then(|listener| listener.local_addr())
         .map(|address| address.port())

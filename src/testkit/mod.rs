@@ -4,8 +4,9 @@
 //! machine (`initdb`, `pg_ctl`), creates a cluster in a temporary directory on a free loopback
 //! port with `pg_stat_statements` preloaded, hands out one fresh database per test, and cleans up
 //! even when the test process dies: a watchdog process stops the server and removes its directory
-//! once the process is gone. It does not install PostgreSQL; it leaves pooling and everything
-//! else to the code under test.
+//! once the process is gone. It can put a real PgBouncer in transaction mode in front of a
+//! cluster ([`TestCluster::pgbouncer`], pgbouncer.rs), cleaned up the same way. It does not
+//! install PostgreSQL or PgBouncer; it leaves pooling and everything else to the code under test.
 //!
 //! When the environment variable `DATABASE_URL` is set, [`TestCluster::shared`] uses that server
 //! instead of starting one. When `PGREPO_TEST_BIN_DIR` is set instead, the shared cluster is
@@ -41,10 +42,12 @@ use tokio_postgres::error::SqlState;
 mod database;
 mod external;
 mod local;
+mod pgbouncer;
 mod tls;
 
 pub use database::TestDatabase;
 use database::{connect, unique_database_name};
+pub use pgbouncer::{PgBouncer, PgBouncerOptions};
 pub use tls::{TlsFiles, CLIENT_CERT_USER, SERVER_HOST_NAME};
 
 use external::ExternalServer;
@@ -119,6 +122,19 @@ pub enum TestkitError {
         /// The message of the error the first attempt failed with.
         message: String,
     },
+    /// [`TestCluster::pgbouncer`] found no `pgbouncer` binary on PATH or in `/usr/sbin`.
+    #[error(
+        "PgBouncer (pgbouncer) not found on PATH or in /usr/sbin; install it: \
+         apt-get install pgbouncer (Debian/Ubuntu)"
+    )]
+    PgBouncerNotFound,
+    /// [`TestCluster::pgbouncer`] was called on a server the kit did not start (`DATABASE_URL`)
+    /// or on a TLS-only one.
+    #[error(
+        "a PgBouncer in front of the test server needs a cluster the kit started without \
+         tls_only (unset DATABASE_URL)"
+    )]
+    PgBouncerNeedsLocalCluster,
     /// A statement or connection to the test server failed.
     #[error("{action} on {server}: {source}")]
     Postgres {

@@ -344,7 +344,10 @@ impl Db {
 
     async fn verify_one(&self, check: &EntityCheck, report: &mut SchemaReport) -> Result<()> {
         let rows = self
-            .query(crate::Sql::read(COLUMNS_SQL), &[&check.table_ref])
+            .query(
+                crate::Sql::read(COLUMNS_SQL).types(&[Type::TEXT]),
+                &[&check.table_ref],
+            )
             .await?;
         let table = check.table.to_owned();
         if rows.is_empty() {
@@ -447,7 +450,7 @@ impl Db {
         match kind {
             "e" => {
                 let labels = self
-                    .query(crate::Sql::read(ENUM_SQL), &[&oid])
+                    .query(crate::Sql::read(ENUM_SQL).types(&[Type::OID]), &[&oid])
                     .await?
                     .iter()
                     .map(|r| r.get::<_, String>(0))
