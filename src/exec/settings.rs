@@ -21,7 +21,10 @@ pub enum StatementMode {
     /// Parsed, bound and run in one round trip as the server's unnamed statement, with the
     /// parameter types given explicitly, nothing kept between statements. For connection
     /// poolers in transaction mode, where a named statement prepared on one server connection
-    /// is unknown on the next.
+    /// is unknown on the next. Each new connection also learns the database's own types
+    /// (enums, `citext`, domains) in one transaction when it opens, and hand-written SQL with
+    /// parameters must declare their types ([`Sql::types`](crate::Sql::types)) outside a
+    /// transaction ([`Error::UndeclaredParameterTypes`](crate::Error::UndeclaredParameterTypes)).
     Unnamed,
 }
 
