@@ -8,15 +8,41 @@ use std::panic::Location;
 use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Hook, HookError, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use futures_util::future::BoxFuture;
 
-use crate::connect::{SslMode, TlsConfig};
+use crate::connect::{PasswordProvider, ProviderError, SslMode, TlsConfig};
 use crate::error::{Error, Result};
 use crate::exec::{Executor, Lease, Sealed, Settings, StatementMode};
-use crate::pool::{Connections, Hold, DEFAULT_HOLD_WARNING};
+use crate::pool::{
+    spawn_reaper, Connections, Hold, Lifetime, LifetimeSettings, DEFAULT_HOLD_WARNING,
+};
 use crate::sql::Statement;
 use crate::timeouts::Timeouts;
 use crate::tx::{Tx, TxOptions};
+
+/// Run on each new connection before it serves anyone ([`DbBuilder::after_connect`]).
+type AfterConnect = Arc<
+    dyn for<'c> Fn(&'c tokio_postgres::Client) -> BoxFuture<'c, Result<(), tokio_postgres::Error>>
+        + Send
+        + Sync,
+>;
+
+/// What runs when a connection opens: the caller's code, shown in `Debug` as set or not.
+#[derive(Clone, Default)]
+struct OnConnect {
+    after_connect: Option<AfterConnect>,
+    password_provider: Option<PasswordProvider>,
+}
+
+impl fmt::Debug for OnConnect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OnConnect")
+            .field("after_connect", &self.after_connect.is_some())
+            .field("password_provider", &self.password_provider.is_some())
+            .finish()
+    }
+}
 
 /// Settings of a [`Db`]; start from [`Db::builder`].
 #[derive(Debug, Clone)]
@@ -30,9 +56,89 @@ pub struct DbBuilder {
     hold_warning: Option<Duration>,
     timeouts: Timeouts,
     settings: Settings,
+    lifetime: LifetimeSettings,
+    on_connect: OnConnect,
 }
 
 impl DbBuilder {
+    /// How long a connection may live before it is replaced (default: 30 min; `None`: for
+    /// ever). A connection past it is closed instead of being handed out, and one serving
+    /// autocommit statements is closed when its last running statement ends, so a busy service
+    /// rotates its connections too; callers never see it. Keeps sessions from outliving a
+    /// failover, a DNS change or a server's memory growth.
+    pub fn max_lifetime(mut self, lifetime: Option<Duration>) -> Self {
+        self.lifetime.max_lifetime = lifetime;
+        self
+    }
+
+    /// How long a connection may stay idle before it is closed (default: 10 min; `None`:
+    /// never), down to [`DbBuilder::min_idle`]. Checked in the background, a few times per
+    /// timeout; also for connections kept for autocommit statements.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.lifetime.idle_timeout = timeout;
+        self
+    }
+
+    /// How many idle connections to keep open (default: 0): idle ones are not closed below
+    /// it, and new ones are opened in the background (within [`DbBuilder::max_size`]) when
+    /// fewer are idle, e.g. after a server restart, so the next burst does not wait for
+    /// connects.
+    pub fn min_idle(mut self, min_idle: usize) -> Self {
+        self.lifetime.min_idle = min_idle;
+        self
+    }
+
+    /// Runs `hook` on each new connection before it serves anyone, e.g. to set the session
+    /// up. If it fails, the connection is closed and the caller waiting for it gets
+    /// [`Error::Pool`] whose source (the pool's `PostCreateHook` error) holds the hook's error
+    /// ([`Error::code`] reads its SQLSTATE).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), pgrepo::Error> {
+    /// let db = pgrepo::Db::builder("postgres://app@db/app")?
+    ///     .after_connect(|client| {
+    ///         Box::pin(async move { client.batch_execute("SET search_path = app, public").await })
+    ///     })
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = db; Ok(()) }
+    /// ```
+    pub fn after_connect<F>(mut self, hook: F) -> Self
+    where
+        F: for<'c> Fn(
+                &'c tokio_postgres::Client,
+            ) -> BoxFuture<'c, Result<(), tokio_postgres::Error>>
+            + Send
+            + Sync
+            + 'static,
+    {
+        self.on_connect.after_connect = Some(Arc::new(hook));
+        self
+    }
+
+    /// Asks `provider` for the password of each new connection, replacing the URL's: rotated
+    /// passwords, short-lived tokens (AWS RDS IAM, Azure AD). Called once per connection
+    /// opened, never for a connection reused. If it fails, no connection is attempted and the
+    /// caller gets [`Error::Credentials`] with the provider's error as source.
+    ///
+    /// ```no_run
+    /// # async fn fetch_token() -> Result<String, pgrepo::ProviderError> { Ok(String::new()) }
+    /// # async fn demo() -> Result<(), pgrepo::Error> {
+    /// let db = pgrepo::Db::builder("postgres://app@db/app")?
+    ///     .password_provider(fetch_token)
+    ///     .connect()
+    ///     .await?;
+    /// # let _ = db; Ok(()) }
+    /// ```
+    pub fn password_provider<F, Fut>(mut self, provider: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<String, ProviderError>> + Send + 'static,
+    {
+        self.on_connect.password_provider = Some(Arc::new(move || Box::pin(provider())));
+        self
+    }
+
     /// Maximum number of connections (default: 16).
     pub fn max_size(mut self, max_size: usize) -> Self {
         self.max_size = max_size;
@@ -193,29 +299,42 @@ impl DbBuilder {
             &self.tls,
             ManagerConfig {
                 // Fast recycling keeps each connection's prepared statements; `Tx` never returns
-                // a connection with an open transaction to the pool.
+                // a connection with an open transaction to the pool. A closed connection is
+                // still found (`is_closed`) and replaced.
                 recycling_method: RecyclingMethod::Fast,
             },
+            self.on_connect.password_provider,
         )?;
-        let mut pool = Pool::builder(manager);
-        if self.settings.statement_mode == StatementMode::Unnamed {
-            // Behind a pooler in transaction mode: the driver must never look a type up later.
-            pool = pool.post_create(deadpool_postgres::Hook::async_fn(
-                crate::exec::learn_types_hook,
-            ));
-        }
-        let pool = pool
+        let lifetime = Lifetime::new(self.lifetime);
+        let mut pool = Pool::builder(manager)
             .max_size(self.max_size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(self.wait_timeout))
             .create_timeout(Some(self.connect_timeout))
             .recycle_timeout(Some(self.connect_timeout))
-            .build()
-            .map_err(|source| Error::PoolBuild { source })?;
-        Ok(Db::with_connections(
-            Connections::new(pool, self.pipelining, self.hold_warning),
+            .pre_recycle(lifetime.pre_recycle_hook());
+        if let Some(hook) = self.on_connect.after_connect {
+            pool = pool.post_create(Hook::async_fn(move |client, _| {
+                let hook = Arc::clone(&hook);
+                Box::pin(async move { hook(client).await.map_err(HookError::Backend) })
+            }));
+        }
+        if self.settings.statement_mode == StatementMode::Unnamed {
+            // Behind a pooler in transaction mode: the driver must never look a type up later
+            // (after `after_connect`, which may set the search path).
+            pool = pool.post_create(Hook::async_fn(crate::exec::learn_types_hook));
+        }
+        let pool = pool.build().map_err(|source| Error::PoolBuild { source })?;
+        let db = Db::with_connections(
+            Connections::new(pool, self.pipelining, self.hold_warning, lifetime),
             self.settings,
-        ))
+        );
+        if let Some(interval) = self.lifetime.reap_interval() {
+            spawn_reaper(Arc::downgrade(&db.inner), interval, |inner: &DbInner| {
+                Box::pin(inner.connections.maintain())
+            });
+        }
+        Ok(db)
     }
 }
 
@@ -275,6 +394,8 @@ impl Db {
             hold_warning: Some(DEFAULT_HOLD_WARNING),
             timeouts: Timeouts::default(),
             settings: Settings::default(),
+            lifetime: LifetimeSettings::default(),
+            on_connect: OnConnect::default(),
         })
     }
 
@@ -285,10 +406,16 @@ impl Db {
     /// TLS, and no [`Timeouts`] or `application_name` from pgrepo (set them in the pool's
     /// `tokio_postgres::Config`, e.g. `options = "-c statement_timeout=30000"`). pgrepo's own
     /// settings are the defaults: prepared statements, pipelining, hold warnings after 10 s,
-    /// no cursor secret.
+    /// no cursor secret. Connection lifetimes, `after_connect` and a password provider are
+    /// the pool's too (its hooks and manager): pgrepo retires nothing of such a pool.
     pub fn from_pool(pool: Pool) -> Db {
         Db::with_connections(
-            Connections::new(pool, true, Some(DEFAULT_HOLD_WARNING)),
+            Connections::new(
+                pool,
+                true,
+                Some(DEFAULT_HOLD_WARNING),
+                Lifetime::new(LifetimeSettings::none()),
+            ),
             Settings::default(),
         )
     }

@@ -543,6 +543,45 @@ pub enum Error {
         source: tokio_postgres::Error,
     },
 
+    /// The statement's connection died before its answer came: the server restarted or
+    /// terminated the backend (`pg_terminate_backend`, SQLSTATE 57P01 and the other codes that
+    /// end a session), or the network failed. The connection is discarded; the pool opens a new
+    /// one.
+    ///
+    /// [Retryable](Error::is_retryable) when `retry_safe`: the statement only reads and ran
+    /// outside a transaction (pgrepo has then already retried it once on a fresh connection).
+    /// A write may or may not have been applied, and inside a transaction the whole
+    /// transaction is gone (its `COMMIT` then reports that nothing of it was committed:
+    /// [`Error::TransactionAborted`] or [`Error::TransactionLost`]): neither is retried
+    /// blindly.
+    #[non_exhaustive]
+    #[error(
+        "`{statement}` on `{table}`: the connection was lost before the server answered{}: {}",
+        if *.retry_safe { " (a read: safe to retry)" } else { "" },
+        describe(.source)
+    )]
+    ConnectionLost {
+        /// The table.
+        table: &'static str,
+        /// The statement's label.
+        statement: &'static str,
+        /// Whether running it again cannot apply anything twice: a read outside a transaction.
+        retry_safe: bool,
+        /// The driver's error: "connection closed", an I/O error, or the server's FATAL.
+        #[source]
+        source: tokio_postgres::Error,
+    },
+
+    /// The password provider ([`DbBuilder::password_provider`](crate::DbBuilder::password_provider))
+    /// failed, so no connection was opened. `source` is the provider's error.
+    #[non_exhaustive]
+    #[error("the password provider failed, no connection was opened: {source}")]
+    Credentials {
+        /// The provider's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// Any other error the server or driver reported while running a statement.
     #[non_exhaustive]
     #[error("`{statement}` on `{table}` failed: {}", describe(.source))]

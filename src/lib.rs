@@ -107,7 +107,7 @@ pub mod prelude {
 #[path = "private.rs"]
 pub mod __private;
 
-pub use connect::{SslMode, TlsConfig, TlsError, TlsErrorKind};
+pub use connect::{ProviderError, SslMode, TlsConfig, TlsError, TlsErrorKind};
 pub use db::{Db, DbBuilder};
 pub use entity::{ColumnDef, Direction, Entity, Insertable, Lookup, Upsertable};
 pub use error::{CancelReason, Error, LockWait, Result};

@@ -23,12 +23,14 @@ mod errors;
 mod insertable;
 mod keyset_depth;
 mod lifecycle;
+mod lifetimes;
 mod listing_names;
 mod loaders;
 mod pagination;
 mod pgbouncer;
 mod pool;
 mod seams;
+mod server_faults;
 mod strict;
 mod timeouts;
 #[cfg(feature = "tls-rustls")]

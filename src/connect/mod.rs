@@ -10,19 +10,23 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use deadpool_postgres::{Manager, ManagerConfig};
-use tokio_postgres::tls::TlsConnect;
+use deadpool_postgres::{ConfigConnectImpl, Manager, ManagerConfig};
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::NoTls;
+use tokio_postgres::Socket;
 
 use crate::error::{Error, Result};
 
 #[cfg(all(feature = "tls-native", not(feature = "tls-rustls")))]
 mod native;
+mod open;
 #[cfg(feature = "tls-rustls")]
 mod rustls;
 mod tls;
 mod url;
 
+pub use open::ProviderError;
+pub(crate) use open::{provider_failure, PasswordProvider};
 pub use tls::{SslMode, TlsConfig, TlsError, TlsErrorKind};
 
 /// The driver's settings and the TLS settings of connection string `url`.
@@ -39,7 +43,8 @@ pub(crate) fn parse_url(url: &str) -> Result<(tokio_postgres::Config, TlsConfig)
     Ok((config, tls))
 }
 
-/// The pool's connection manager: `config` with `tls` applied.
+/// The pool's connection manager: `config` with `tls` applied, each connection opened with
+/// the password `provider` gives, at the pace of `open`.
 ///
 /// # Errors
 /// [`Error::TlsUnavailable`] when `tls` needs TLS and no TLS feature is built in;
@@ -48,6 +53,7 @@ pub(crate) fn manager(
     mut config: tokio_postgres::Config,
     tls: &TlsConfig,
     manager_config: ManagerConfig,
+    provider: Option<PasswordProvider>,
 ) -> Result<Manager> {
     config.ssl_mode(tls.mode().driver_mode());
     if cfg!(not(any(feature = "tls-rustls", feature = "tls-native"))) && tls.mode().requires_tls() {
@@ -57,27 +63,49 @@ pub(crate) fn manager(
     }
     let verification = tls.verification()?;
     if tls.mode() == SslMode::Disable {
-        return Ok(Manager::from_config(config, NoTls, manager_config));
+        return Ok(open_with(config, NoTls, manager_config, provider));
     }
     #[cfg(feature = "tls-rustls")]
-    let manager = Manager::from_config(
+    let manager = open_with(
         config,
         rustls::make_connect(tls, verification)?,
         manager_config,
+        provider,
     );
     #[cfg(all(feature = "tls-native", not(feature = "tls-rustls")))]
-    let manager = Manager::from_config(
+    let manager = open_with(
         config,
         native::make_connect(tls, verification)?,
         manager_config,
+        provider,
     );
     // `prefer` without a TLS library: plaintext, as a libpq built without SSL.
     #[cfg(not(any(feature = "tls-rustls", feature = "tls-native")))]
     let manager = {
         let _ = verification;
-        Manager::from_config(config, NoTls, manager_config)
+        open_with(config, NoTls, manager_config, provider)
     };
     Ok(manager)
+}
+
+/// A manager opening connections over `tls` (see `open`).
+fn open_with<T>(
+    config: tokio_postgres::Config,
+    tls: T,
+    manager_config: ManagerConfig,
+    provider: Option<PasswordProvider>,
+) -> Manager
+where
+    T: MakeTlsConnect<Socket> + Clone + Sync + Send + 'static,
+    T::Stream: Sync + Send,
+    T::TlsConnect: Sync + Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    Manager::from_connect(
+        config,
+        open::Open::new(ConfigConnectImpl { tls }, provider),
+        manager_config,
+    )
 }
 
 /// What a backend's handshake error is: its kind and the error to keep as source.

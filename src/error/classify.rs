@@ -54,13 +54,37 @@ pub(crate) fn ends_session(db: &DbError) -> bool {
         .contains(code)
 }
 
+/// Whether the statement failed because its connection died: the driver saw it closed or its
+/// socket fail (I/O), or the server answered with an error that ends the session (57P01 from
+/// `pg_terminate_backend` or a shutdown, `FATAL`).
+pub(crate) fn lost_connection(error: &tokio_postgres::Error) -> bool {
+    match error.as_db_error() {
+        Some(db) => ends_session(db),
+        None => {
+            error.is_closed()
+                || std::error::Error::source(error)
+                    .is_some_and(|cause| cause.downcast_ref::<std::io::Error>().is_some())
+        }
+    }
+}
+
 impl Error {
-    /// Classifies a driver error raised by a statement on `table`.
+    /// Classifies a driver error raised by a statement on `table`. A lost connection is
+    /// [`Error::ConnectionLost`], not retry-safe: the executor, which knows whether the
+    /// statement reads outside a transaction, says when it is ([`Error::retry_safe_if`]).
     pub(crate) fn from_driver(
         source: tokio_postgres::Error,
         table: &'static str,
         statement: &'static str,
     ) -> Error {
+        if lost_connection(&source) {
+            return Error::ConnectionLost {
+                table,
+                statement,
+                retry_safe: false,
+                source,
+            };
+        }
         let Some(db) = source.as_db_error() else {
             return Error::Query {
                 table,
@@ -134,6 +158,25 @@ impl Error {
                 statement,
                 source,
             }
+        }
+    }
+
+    /// For an [`Error::ConnectionLost`]: marks it retry-safe when `safe` (a read outside a
+    /// transaction). Other errors are returned as they are.
+    pub(crate) fn retry_safe_if(self, safe: bool) -> Error {
+        match self {
+            Error::ConnectionLost {
+                table,
+                statement,
+                source,
+                ..
+            } => Error::ConnectionLost {
+                table,
+                statement,
+                retry_safe: safe,
+                source,
+            },
+            other => other,
         }
     }
 

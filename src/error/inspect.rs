@@ -46,6 +46,7 @@ impl Error {
             | Error::QueryCanceled { source, .. }
             | Error::SchemaChanged { source, .. }
             | Error::Query { source, .. }
+            | Error::ConnectionLost { source, .. }
             | Error::Connect { source }
             | Error::TransactionLost { source }
             | Error::CommitOutcomeUnknown { source } => source.as_db_error(),
@@ -68,12 +69,16 @@ impl Error {
     /// - [`Error::SerializationFailure`] and [`Error::Deadlock`], also when `COMMIT` reported
     ///   them;
     /// - [`Error::TransactionLost`]: the connection closed before `COMMIT` was sent, so nothing
-    ///   committed; the retry gets another connection.
+    ///   committed; the retry gets another connection;
+    /// - [`Error::ConnectionLost`] of a read outside a transaction (`retry_safe`): reading
+    ///   again cannot change anything (pgrepo already retried it once on a fresh connection).
     ///
     /// `false` for everything else, notably:
     /// - [`Error::CommitOutcomeUnknown`]: the transaction may have committed; reconcile first;
-    /// - [`Error::Query`] whose connection failed (no SQLSTATE): a statement outside a
-    ///   transaction may or may not have run, so repeating a write may apply it twice;
+    /// - [`Error::ConnectionLost`] of a write, or inside a transaction: a write outside a
+    ///   transaction may or may not have run, so repeating it may apply it twice; inside a
+    ///   transaction, the whole transaction is gone (its `COMMIT` says nothing of it was
+    ///   committed): run it again from its start if that is what the caller wants;
     /// - [`Error::LockNotAvailable`] and [`Error::QueryCanceled`]: a limit the application set
     ///   (`lock_timeout`, `NOWAIT`, `statement_timeout`) or a cancel request fired; retrying
     ///   under the same limit is a choice for the caller, not a property of the error;
@@ -112,6 +117,10 @@ impl Error {
             Error::SerializationFailure { .. }
                 | Error::Deadlock { .. }
                 | Error::TransactionLost { .. }
+                | Error::ConnectionLost {
+                    retry_safe: true,
+                    ..
+                }
         )
     }
 
@@ -127,7 +136,9 @@ impl Error {
             | Error::LockNotAvailable { .. }
             | Error::QueryCanceled { .. }
             | Error::SchemaChanged { .. } => true,
-            Error::Query { source, .. } => source.as_db_error().is_some(),
+            Error::Query { source, .. } | Error::ConnectionLost { source, .. } => {
+                source.as_db_error().is_some()
+            }
             _ => false,
         }
     }

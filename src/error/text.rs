@@ -84,7 +84,7 @@ pub(super) fn pool_refusal(source: &PoolError) -> String {
              with `.runtime(deadpool_postgres::Runtime::Tokio1)`"
             .to_owned(),
         PoolError::PostCreateHook(HookError::Backend(driver)) => format!(
-            "the pool's post_create hook rejected a new connection: {}",
+            "a new connection failed the pool's post_create hook (`DbBuilder::after_connect`, or a hook of a pool given to `Db::from_pool`): {}",
             describe(driver)
         ),
         PoolError::PostCreateHook(hook) => {

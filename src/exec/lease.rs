@@ -112,6 +112,10 @@ impl<'a> Lease<'a> {
     /// Tells the scope how the statement ended.
     pub(crate) fn outcome<T>(&mut self, result: &Result<T, Error>) {
         self.settled = true;
+        if let (Lent::Lane(conn), Err(Error::ConnectionLost { .. })) = (&self.conn, result) {
+            // Dead, whether or not the driver has noticed yet: not for the next statement.
+            conn.mark_lost();
+        }
         if let (Some(flags), Err(error)) = (&self.tx, result) {
             if error.aborts_transaction() {
                 flags.aborted.store(true, Ordering::Release);

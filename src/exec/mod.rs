@@ -25,7 +25,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::entity::Entity;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::repo::Repo;
 use crate::row::resolve::Match;
 use crate::row::FromRow;
@@ -298,6 +298,28 @@ async fn run_in<X: Executor + ?Sized, A: run::Attempt>(
     attempt: A,
 ) -> Result<A::Output> {
     exec.observe(statement, attempt.params())?;
+    let result = lease_and_run(exec, statement, &attempt).await;
+    match result {
+        // A read outside a transaction whose connection died (`Retry::after_lost_connection`):
+        // once more, on a fresh connection (the dead one has left the lane).
+        Err(Error::ConnectionLost {
+            retry_safe: true, ..
+        }) => {
+            tracing::debug!(
+                statement = statement.label,
+                "connection lost; running the read again on another connection"
+            );
+            Box::pin(lease_and_run(exec, statement, &attempt)).await
+        }
+        other => other,
+    }
+}
+
+async fn lease_and_run<X: Executor + ?Sized, A: run::Attempt>(
+    exec: &X,
+    statement: &Statement,
+    attempt: &A,
+) -> Result<A::Output> {
     let mut lease = exec.lease(statement).await?;
     let mode = exec.settings().statement_mode;
     let scope = lease.scope();

@@ -18,7 +18,7 @@ use super::envelope::Envelope;
 use super::settings::StatementMode;
 use super::{Decode, Params};
 use crate::error::{Error, Result};
-use crate::sql::Statement;
+use crate::sql::{Access, Statement};
 use crate::sql_type::DomainAsBase;
 
 /// Whether the connection's statement cache may re-prepare and retry a statement whose plan a
@@ -36,6 +36,17 @@ pub(crate) enum Retry {
 pub(crate) enum Scope {
     Autocommit,
     Transaction,
+}
+
+impl Retry {
+    /// The rule for a statement whose connection was lost (the server restarted, its backend
+    /// was terminated): it runs once more, on a fresh connection, only when it reads outside a
+    /// transaction. A write may already have been applied; inside a transaction the whole
+    /// transaction is gone. The error says so either way ([`Error::ConnectionLost`]'s
+    /// `retry_safe`).
+    pub(crate) fn after_lost_connection(self, statement: &Statement) -> bool {
+        self == Retry::OnSchemaChange && statement.access == Access::Read
+    }
 }
 
 /// Why one attempt failed: the driver (perhaps a stale plan, worth a retry) or decoding.
@@ -402,14 +413,15 @@ pub(crate) async fn with_statement<A: Attempt>(
     mode: StatementMode,
     scope: Scope,
     envelope: &mut Envelope<'_>,
-    attempt: A,
+    attempt: &A,
 ) -> Result<A::Output> {
     let classify = |failure| match failure {
-        Failure::Driver(e) => Error::from_driver(e, statement.table, statement.label),
+        Failure::Driver(e) => Error::from_driver(e, statement.table, statement.label)
+            .retry_safe_if(retry.after_lost_connection(statement)),
         Failure::Decode(e) => e,
     };
     let run = async {
-        match run_once(conn, statement, mode, scope, envelope, &attempt).await {
+        match run_once(conn, statement, mode, scope, envelope, attempt).await {
             Err(Failure::Driver(e)) if is_stale_plan(&e) => {
                 conn.forget(statement);
                 match retry {
@@ -418,7 +430,7 @@ pub(crate) async fn with_statement<A: Attempt>(
                             statement = statement.label,
                             "re-preparing after schema change"
                         );
-                        Box::pin(run_once(conn, statement, mode, scope, envelope, &attempt))
+                        Box::pin(run_once(conn, statement, mode, scope, envelope, attempt))
                             .await
                             .map_err(classify)
                     }

@@ -25,11 +25,13 @@
 use std::fmt;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 /// What the lane needs to know about a connection.
 pub(crate) trait Member {
-    /// Whether the connection is closed (broken): it leaves the lane once idle.
-    fn is_closed(&self) -> bool;
+    /// Whether the connection is closed (broken) or due to be retired (past its maximum
+    /// lifetime): it serves no more statements and leaves the lane once idle.
+    fn is_spent(&self) -> bool;
 }
 
 /// The lane: its connections with how many statements each runs, and the callers waiting for
@@ -48,6 +50,8 @@ struct Entry<C> {
     users: usize,
     /// Found closed while busy: it takes no more statements and leaves when its last ends.
     closed: bool,
+    /// When its last statement ended (meaningful while `users` is 0).
+    idle_since: Instant,
 }
 
 /// Locks the lane. Every critical section leaves the data consistent at each step, so a panic
@@ -112,6 +116,7 @@ impl<C> Lane<C> {
             conn: conn.clone(),
             users: 1,
             closed: false,
+            idle_since: Instant::now(),
         });
         conn
     }
@@ -133,6 +138,30 @@ impl<C> Lane<C> {
     fn take_idle(&mut self) -> Option<Arc<C>> {
         let i = self.entries.iter().position(|e| e.users == 0)?;
         Some(self.entries.swap_remove(i).conn)
+    }
+
+    /// Idle connections in the lane.
+    pub(crate) fn idle(&self) -> usize {
+        self.entries.iter().filter(|e| e.users == 0).count()
+    }
+
+    /// Removes the idle connections for which `leave(conn, idle_since)` says so (the reaper:
+    /// idle too long, or spent), for the caller to drop outside the lock.
+    pub(crate) fn take_idle_where(
+        &mut self,
+        mut leave: impl FnMut(&C, Instant) -> bool,
+    ) -> Vec<Arc<C>> {
+        let mut taken = Vec::new();
+        let mut i = 0;
+        while i < self.entries.len() {
+            let entry = &self.entries[i];
+            if entry.users == 0 && leave(&entry.conn, entry.idle_since) {
+                taken.push(self.entries.swap_remove(i).conn);
+            } else {
+                i += 1;
+            }
+        }
+        taken
     }
 
     /// In one scan: the first idle connection and the least busy one not known to be closed.
@@ -170,7 +199,7 @@ impl<C: Member> Lane<C> {
                 }
                 _ => return None,
             };
-            if !self.entries[i].conn.is_closed() {
+            if !self.entries[i].conn.is_spent() {
                 return Some(i);
             }
             if self.entries[i].users == 0 {
@@ -190,9 +219,14 @@ impl<C: Member> Lane<C> {
             .position(|e| Arc::ptr_eq(&e.conn, conn))?;
         let entry = &mut self.entries[i];
         entry.users -= 1;
-        let release =
-            entry.users == 0 && (self.waiting > 0 || entry.closed || entry.conn.is_closed());
-        release.then(|| self.entries.swap_remove(i).conn)
+        if entry.users > 0 {
+            return None;
+        }
+        if self.waiting > 0 || entry.closed || entry.conn.is_spent() {
+            return Some(self.entries.swap_remove(i).conn);
+        }
+        entry.idle_since = Instant::now();
+        None
     }
 
     /// Places a statement without asking the pool, when that is possible: on an idle lane

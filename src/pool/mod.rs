@@ -28,6 +28,7 @@
 use std::fmt;
 use std::ops::Deref;
 use std::panic::Location;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,11 +41,13 @@ use crate::sql::Statement;
 mod exclusive;
 mod holders;
 mod lane;
+mod lifetime;
 mod pool_error;
 
 pub(crate) use exclusive::Exclusive;
 pub use holders::Holder;
 pub(crate) use holders::{describe_holders, Hold, DEFAULT_HOLD_WARNING};
+pub(crate) use lifetime::{spawn_reaper, Lifetime, LifetimeSettings};
 pub(crate) use pool_error::pool_error;
 
 use lane::{lock, Lane, Member, Placed};
@@ -60,29 +63,76 @@ pub(crate) struct Connections {
     lane: Mutex<Lane<LaneConn>>,
     /// Who holds the connections taken for transactions.
     holders: Arc<holders::Holders>,
+    /// When connections are retired (also applied by the pool's hook, see `lifetime`).
+    lifetime: Arc<Lifetime>,
 }
 
 /// A pooled connection serving autocommit statements, with its own statement cache.
 pub(crate) struct LaneConn {
-    object: Object,
+    /// `None` only while being dropped.
+    object: Option<Object>,
     prepared: Mutex<Vec<Option<tokio_postgres::Statement>>>,
+    lifetime: Arc<Lifetime>,
+    /// Leaves the lane to be closed (idle too long): it goes back to the pool as idle since
+    /// it was taken, so the reaper closes it there.
+    retiring: AtomicBool,
+    /// A statement on it found the connection dead (`Error::ConnectionLost`) before the
+    /// driver may have noticed: it serves nobody else.
+    lost: AtomicBool,
 }
 
 /// A lane connection serving one autocommit statement (its share ends when dropped).
 pub(crate) type AutoConn<'c> = lane::Share<'c, LaneConn>;
 
 impl LaneConn {
-    fn new(object: Object) -> Self {
+    fn new(object: Object, lifetime: &Arc<Lifetime>) -> Self {
         LaneConn {
-            object,
+            object: Some(object),
             prepared: Mutex::new(Vec::new()),
+            lifetime: Arc::clone(lifetime),
+            retiring: AtomicBool::new(false),
+            lost: AtomicBool::new(false),
         }
+    }
+
+    fn object(&self) -> &Object {
+        self.object
+            .as_ref()
+            .expect("a lane connection is present until dropped")
+    }
+
+    /// A statement on it lost the connection: it leaves the lane when that statement ends.
+    pub(crate) fn mark_lost(&self) {
+        self.lost.store(true, Ordering::Relaxed);
     }
 }
 
 impl Member for LaneConn {
-    fn is_closed(&self) -> bool {
-        self.object.is_closed()
+    /// Closed, or past its maximum lifetime: a lane connection never goes back to the pool
+    /// while it serves statements, so a busy service would otherwise keep it forever.
+    fn is_spent(&self) -> bool {
+        let object = self.object();
+        object.is_closed()
+            || self.lost.load(Ordering::Relaxed)
+            || self.lifetime.is_expired(Object::metrics(object).created)
+    }
+}
+
+impl Drop for LaneConn {
+    fn drop(&mut self) {
+        // A spent connection is closed now: the pool would not always see that it is (a
+        // connection found dead before the driver noticed, one past its lifetime).
+        if self.is_spent() {
+            if let Some(object) = self.object.take() {
+                drop(Object::take(object));
+            }
+            return;
+        }
+        // Back to the pool (the `Object`'s drop, next): idle from now on, unless it is
+        // retiring (idle too long: the reaper closes it there).
+        if !*self.retiring.get_mut() {
+            self.lifetime.returning(self.object());
+        }
     }
 }
 
@@ -141,12 +191,44 @@ impl Connections {
 
     /// `hold_warning`: how long a transaction's connection may be held before it is logged
     /// (`None`: never).
-    pub(crate) fn new(pool: Pool, pipelining: bool, hold_warning: Option<Duration>) -> Self {
+    pub(crate) fn new(
+        pool: Pool,
+        pipelining: bool,
+        hold_warning: Option<Duration>,
+        lifetime: Arc<Lifetime>,
+    ) -> Self {
         Connections {
             pool,
             lane: Mutex::new(Lane::new(pipelining)),
             holders: holders::Holders::new(hold_warning),
+            lifetime,
         }
+    }
+
+    /// The reaper's round (see `lifetime`): idle lane connections that are spent or idle too
+    /// long go back to the pool, which closes them with its own idle ones that are; then the
+    /// idle floor is refilled. `false` once the pool is closed: the reaper ends.
+    pub(crate) async fn maintain(&self) -> bool {
+        if self.pool.is_closed() {
+            return false;
+        }
+        let lifetime = &self.lifetime;
+        let leaving = lock(&self.lane).take_idle_where(|conn, idle_since| {
+            conn.is_spent() || lifetime.lane_idle_too_long(idle_since)
+        });
+        for conn in &leaving {
+            conn.retiring.store(true, Ordering::Relaxed);
+        }
+        drop(leaving); // back to the pool, outside the lock
+        let closed = lifetime.reap_pool(&self.pool);
+        if closed > 0 {
+            tracing::debug!(closed, "pgrepo: closed idle or expired connections");
+        }
+        if lifetime.settings.min_idle > 0 {
+            let idle_in_lane = lock(&self.lane).idle();
+            lifetime.refill(&self.pool, idle_in_lane).await;
+        }
+        true
     }
 
     /// An [`Error`](crate::Error) for a failed checkout that began at `started`.
@@ -226,12 +308,15 @@ impl Connections {
 
     async fn autocommit_from_pool(&self) -> Result<AutoConn<'_>> {
         let started = Instant::now();
-        let free = self.free().await?.map(LaneConn::new);
+        let free = self
+            .free()
+            .await?
+            .map(|object| LaneConn::new(object, &self.lifetime));
         match Lane::after_probe(&self.lane, free) {
             Placed::Run(share) => Ok(share),
             Placed::Wait(waiter) => {
                 let object = self.wait(started).await?;
-                Ok(waiter.served(LaneConn::new(object)))
+                Ok(waiter.served(LaneConn::new(object, &self.lifetime)))
             }
         }
     }
@@ -241,13 +326,13 @@ impl Deref for LaneConn {
     type Target = ClientWrapper;
 
     fn deref(&self) -> &ClientWrapper {
-        &self.object
+        self.object()
     }
 }
 
 impl Conn for LaneConn {
     fn client(&self) -> &ClientWrapper {
-        &self.object
+        self.object()
     }
 
     fn cached(&self, statement: &Statement) -> Option<tokio_postgres::Statement> {
@@ -271,7 +356,7 @@ impl Conn for LaneConn {
         if let Some(slot) = lock(&self.prepared).get_mut(statement.id as usize) {
             *slot = None;
         }
-        self.object
+        self.object()
             .statement_cache
             .remove(&statement.sql, &statement.types);
     }

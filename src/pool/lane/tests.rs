@@ -17,7 +17,7 @@ struct Fake {
 }
 
 impl Member for Fake {
-    fn is_closed(&self) -> bool {
+    fn is_spent(&self) -> bool {
         self.closed.get()
     }
 }
