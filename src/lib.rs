@@ -64,7 +64,7 @@
 //! | `pgvector` | | `pgvector::Vector` (`vector`), `pgvector::SparseVector` (`sparsevec`) |
 //! | `tls-rustls` | yes | TLS through rustls (ring); `sslrootcert=system` through rustls-native-certs |
 //! | `tls-native` | | TLS through the platform's library (native-tls), when `tls-rustls` is off |
-//! | `testkit` | | [`testkit`]: throwaway PostgreSQL servers |
+//! | `testkit` | | `testkit`: throwaway PostgreSQL servers |
 //!
 //! How a call travels through the library: `ARCHITECTURE.md` at the repository's root.
 //!

@@ -12,7 +12,7 @@ impl<E: Entity, X: Executor> Listing<'_, E, X> {
     /// deep page is an index scan.
     ///
     /// # Errors
-    /// [`Error::InvalidCursor`]; driver and pool errors.
+    /// [`Error::InvalidCursor`](crate::Error::InvalidCursor); driver and pool errors.
     pub async fn explain_after(&self, cursor: &Cursor, n: usize) -> Result<String> {
         self.explain("EXPLAIN", cursor, n).await
     }
