@@ -2,8 +2,11 @@
 //! before the server cancels it.
 //!
 //! A [`Db`](crate::Db) sets its timeouts on every connection it opens (as startup options, so
-//! they cost no round trip); a transaction may override them for itself only (`SET LOCAL` in its
-//! `BEGIN`, so they end with it and never stay on a pooled connection). A statement the server
+//! they cost no round trip). A handle ([`Db::with_timeouts`](crate::Db::with_timeouts), a
+//! [`Scope`](crate::Scope)) or a transaction ([`TxOptions::timeouts`](crate::TxOptions::timeouts))
+//! overrides them for its own statements only: `SET LOCAL` in the `BEGIN` of each of its
+//! transactions (a handle runs each statement in a one-statement transaction, all pipelined),
+//! so they end with it and never stay on a pooled connection. A statement the server
 //! cancels for a timeout fails with [`Error::QueryCanceled`](crate::Error::QueryCanceled)
 //! (reason [`StatementTimeout`](crate::CancelReason::StatementTimeout)) or
 //! [`Error::LockNotAvailable`](crate::Error::LockNotAvailable) (cause
@@ -14,8 +17,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// The three timeouts of a [`Db`](crate::Db) or of one transaction; `None` leaves the server's
-/// setting (or, in a transaction, the `Db`'s) as it is.
+/// The three timeouts of a [`Db`](crate::Db), of a [`Scope`](crate::Scope) or of one
+/// transaction; `None` leaves the server's setting (or, in a scope or a transaction, the
+/// enclosing one's) as it is, and `Some(Duration::ZERO)` turns the timeout off.
 ///
 /// ```
 /// use std::time::Duration;
@@ -75,6 +79,16 @@ impl Timeouts {
     pub fn idle_in_transaction(mut self, timeout: Option<Duration>) -> Self {
         self.idle_in_transaction = timeout;
         self
+    }
+
+    /// These timeouts, each one left `None` taken from `base`.
+    pub(crate) fn over(self, base: Option<Timeouts>) -> Timeouts {
+        let base = base.unwrap_or(Timeouts::none());
+        Timeouts {
+            statement: self.statement.or(base.statement),
+            lock: self.lock.or(base.lock),
+            idle_in_transaction: self.idle_in_transaction.or(base.idle_in_transaction),
+        }
     }
 
     /// The statement timeout in milliseconds, as sent.

@@ -111,7 +111,7 @@ impl TxOptions {
 
     /// As [`begin_sql`](Self::begin_sql), with the `Db`'s timeouts first where it sets them
     /// per transaction (the transaction's own then override them).
-    fn begin_sql_after(&self, db_timeouts: Option<&Timeouts>) -> String {
+    pub(crate) fn begin_sql_after(&self, db_timeouts: Option<&Timeouts>) -> String {
         let mut sql = String::from("BEGIN");
         if let Some(isolation) = self.isolation {
             sql.push_str(" ISOLATION LEVEL ");
@@ -341,6 +341,25 @@ impl Tx {
     }
 }
 
+/// Runs `body` in `tx`: committed when it returns `Ok`, rolled back when it returns `Err`.
+pub(crate) async fn run_body<R, F>(tx: Tx, body: F) -> Result<R>
+where
+    F: AsyncFnOnce(&Tx) -> Result<R>,
+{
+    match body(&tx).await {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(error) => {
+            // The body's error is what the caller needs; a failed rollback closes the
+            // connection instead of returning it to the pool.
+            let _ = tx.rollback().await;
+            Err(error)
+        }
+    }
+}
+
 /// Marks a transaction aborted unless disarmed (a nested transaction that did not end).
 struct PoisonUnlessDone<'a> {
     aborted: &'a AtomicBool,
@@ -388,12 +407,14 @@ impl Executor for Tx {
         let envelope = Envelope {
             prelude: Some(Prelude {
                 sql: &self.begin_sql,
+                locals: self.settings.locals.as_deref(),
                 sent: Some(Sent {
                     flag: self.conn.open_flag(),
                     _turn: turn,
                 }),
             }),
             postlude: None,
+            ended: false,
         };
         Ok(Lease::transaction(client, envelope, self.flags()))
     }

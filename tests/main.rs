@@ -29,6 +29,7 @@ mod loaders;
 mod pagination;
 mod pgbouncer;
 mod pool;
+mod scopes;
 mod seams;
 mod server_faults;
 mod strict;

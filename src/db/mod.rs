@@ -13,6 +13,7 @@ use deadpool_postgres::{Object, Pool};
 use crate::error::Result;
 use crate::exec::{Executor, Lease, Sealed, Settings};
 use crate::pool::{Connections, Hold, Lifetime, LifetimeSettings, DEFAULT_HOLD_WARNING};
+use crate::scope::Scope;
 use crate::sql::Statement;
 use crate::timeouts::Timeouts;
 use crate::tx::{Tx, TxOptions};
@@ -205,21 +206,22 @@ impl Db {
         F: AsyncFnOnce(&Tx) -> Result<R> + 'a,
     {
         let tx = self.begin_with(options);
-        async move {
-            let tx = tx.await?;
-            match body(&tx).await {
-                Ok(value) => {
-                    tx.commit().await?;
-                    Ok(value)
-                }
-                Err(error) => {
-                    // The body's error is what the caller needs; a failed rollback closes the
-                    // connection instead of returning it to the pool.
-                    let _ = tx.rollback().await;
-                    Err(error)
-                }
-            }
-        }
+        async move { crate::tx::run_body(tx.await?, body).await }
+    }
+
+    /// A handle whose statements run with `timeouts` over the `Db`'s (each one left `None`
+    /// keeps the `Db`'s; `Some(Duration::ZERO)` turns one off), for a part of a service that
+    /// needs other limits: reports, exports, an admin endpoint. Each statement runs in a
+    /// one-statement transaction (`BEGIN; SET LOCAL …`, the statement and `COMMIT`,
+    /// pipelined: one round trip) on a pooled connection of its own, so the timeouts never
+    /// stay on a connection; its transactions keep them too. See [`Scope`].
+    ///
+    /// Where it is called is recorded as the borrower of its statements' connections.
+    #[track_caller]
+    pub fn with_timeouts(&self, timeouts: Timeouts) -> Scope {
+        let mut settings = self.inner.settings.clone();
+        settings.tx_timeouts = Some(timeouts.over(settings.tx_timeouts));
+        Scope::new(self.clone(), settings, Location::caller())
     }
 
     /// Checks that the database answers (a readiness probe): runs `SELECT 1` on a connection as

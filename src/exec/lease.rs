@@ -8,6 +8,11 @@
 //!   never heard (their future was dropped: they may have aborted it unseen), and hands its
 //!   `BEGIN` over as the prelude of its first statement.
 //!
+//! - a connection of its own for one statement in a one-statement transaction
+//!   ([`Scope`](crate::Scope): `BEGIN`, settings, the statement and `COMMIT` pipelined on a
+//!   connection nobody else's statements interleave with), clean again once the server has
+//!   answered the `COMMIT`, rolled back or closed otherwise (`pool::Exclusive`).
+//!
 //! Replica routing adds the node a lane connection comes from; nothing else changes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +22,7 @@ use deadpool_postgres::ClientWrapper;
 use super::envelope::Envelope;
 use super::run::{Conn, Retry, Scope};
 use crate::error::Error;
-use crate::pool::AutoConn;
+use crate::pool::{AutoConn, Exclusive};
 
 /// A connection lent to one statement, with the envelope to send around it.
 pub struct Lease<'a> {
@@ -26,6 +31,7 @@ pub struct Lease<'a> {
     pub(crate) retry: Retry,
     /// What the transaction hears back, if the lease is a transaction's.
     pub(crate) tx: Option<TxFlags<'a>>,
+    scope: Scope,
     /// The statement's outcome was reported ([`Lease::outcome`]).
     settled: bool,
 }
@@ -48,6 +54,7 @@ impl std::fmt::Debug for Lease<'_> {
                 &match self.conn {
                     Lent::Lane(_) => "lane",
                     Lent::Held(_) => "held",
+                    Lent::Own(_) => "own",
                 },
             )
             .field("prelude", &self.envelope.prelude.as_ref().map(|p| p.sql))
@@ -63,6 +70,8 @@ pub(crate) enum Lent<'a> {
     Lane(AutoConn<'a>),
     /// A connection its scope holds for its whole life.
     Held(&'a ClientWrapper),
+    /// A connection of the statement's own, in a one-statement transaction.
+    Own(Box<Exclusive>),
 }
 
 impl Lent<'_> {
@@ -70,6 +79,7 @@ impl Lent<'_> {
         match self {
             Lent::Lane(conn) => &**conn,
             Lent::Held(client) => *client,
+            Lent::Own(conn) => conn.client(),
         }
     }
 }
@@ -82,6 +92,24 @@ impl<'a> Lease<'a> {
             envelope: Envelope::default(),
             retry: Retry::OnSchemaChange,
             tx: None,
+            scope: Scope::Autocommit,
+            settled: false,
+        }
+    }
+
+    /// A connection of its own for one statement wrapped in a transaction by `envelope`
+    /// (`BEGIN …` before, `COMMIT` after). Marked open at once: dropped before the server
+    /// answered the `COMMIT`, it is rolled back (a `ROLLBACK` after an ended transaction is a
+    /// warning, nothing more) or closed. Retried as an autocommit statement is: the whole
+    /// transaction runs again.
+    pub(crate) fn one_statement(conn: Exclusive, envelope: Envelope<'a>) -> Self {
+        conn.mark_open();
+        Lease {
+            conn: Lent::Own(Box::new(conn)),
+            envelope,
+            retry: Retry::OnSchemaChange,
+            tx: None,
+            scope: Scope::Transaction,
             settled: false,
         }
     }
@@ -97,24 +125,28 @@ impl<'a> Lease<'a> {
             envelope,
             retry: Retry::Never,
             tx: Some(flags),
+            scope: Scope::Transaction,
             settled: false,
         }
     }
 
     /// Whether the statement runs in a transaction.
     pub(crate) fn scope(&self) -> Scope {
-        match self.tx {
-            Some(_) => Scope::Transaction,
-            None => Scope::Autocommit,
-        }
+        self.scope
     }
 
     /// Tells the scope how the statement ended.
     pub(crate) fn outcome<T>(&mut self, result: &Result<T, Error>) {
         self.settled = true;
-        if let (Lent::Lane(conn), Err(Error::ConnectionLost { .. })) = (&self.conn, result) {
-            // Dead, whether or not the driver has noticed yet: not for the next statement.
-            conn.mark_lost();
+        match (&self.conn, result) {
+            (Lent::Lane(conn), Err(Error::ConnectionLost { .. })) => {
+                // Dead, whether or not the driver has noticed yet: not for the next statement.
+                conn.mark_lost();
+            }
+            (Lent::Own(conn), Err(Error::ConnectionLost { .. })) => conn.mark_broken(),
+            // The server answered the one-statement transaction's `COMMIT`: it has ended.
+            (Lent::Own(conn), _) if self.envelope.ended => conn.mark_closed(),
+            _ => {}
         }
         if let (Some(flags), Err(error)) = (&self.tx, result) {
             if error.aborts_transaction() {

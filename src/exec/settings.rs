@@ -8,6 +8,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
+use super::envelope::Locals;
 use crate::listing::cursor::CursorKey;
 
 /// How a statement reaches the server.
@@ -38,6 +39,9 @@ pub struct Settings {
     /// The `Db`'s timeouts, when they must be set in each transaction (`SET LOCAL`) because
     /// connections cannot carry them (a pooler in transaction mode).
     pub(crate) tx_timeouts: Option<crate::Timeouts>,
+    /// Settings every transaction of the scope sets for itself (`set_config(…, true)`): a
+    /// tenant.
+    pub(crate) locals: Option<Arc<Locals>>,
 }
 
 /// The listings whose table a scope has checked (their sort columns are `NOT NULL`), by the
@@ -84,6 +88,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("statement_mode", &self.statement_mode)
             .field("tx_timeouts", &self.tx_timeouts)
+            .field("locals", &self.locals)
             .finish()
     }
 }

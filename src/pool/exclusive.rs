@@ -48,6 +48,12 @@ impl Exclusive {
         &self.open
     }
 
+    /// A transaction is about to begin on it (before its `BEGIN` is even sent: a needless
+    /// rollback costs less than a transaction left open).
+    pub(crate) fn mark_open(&self) {
+        self.open.store(true, Ordering::Release);
+    }
+
     /// Whether a transaction may be open on the connection.
     pub(crate) fn is_open(&self) -> bool {
         self.open.load(Ordering::Acquire)
