@@ -43,6 +43,9 @@ pub struct ColumnDef {
     pub lookup: bool,
     /// Whether the column is declared unique (an upsert conflict target).
     pub unique: bool,
+    /// Whether this is the entity's tenant column (`#[pgrepo(tenant)]`): its statements run
+    /// only in a tenant scope ([`Db::tenant`](crate::Db::tenant)).
+    pub tenant: bool,
     /// Whether a value of the database type `ty` can be decoded into the field.
     pub accepts: fn(&Type) -> bool,
     /// The labels of the database enum the field (or its array's elements) is, from

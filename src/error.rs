@@ -507,6 +507,41 @@ pub enum Error {
         sql: String,
     },
 
+    /// A statement of a tenant entity (`#[pgrepo(tenant)]`) outside a tenant scope: refused
+    /// before anything is sent. Run it in [`Db::tenant`](crate::Db::tenant)'s scope, or, for
+    /// back-office code that must see every tenant, [`Db::all_tenants`](crate::Db::all_tenants).
+    #[non_exhaustive]
+    #[error(
+        "`{statement}` on `{table}` needs a tenant scope: `{table}` has a tenant column, and          outside a scope no tenant is set (run it in `db.tenant(id)`, or in          `db.all_tenants()` for code that must see every tenant)"
+    )]
+    TenantRequired {
+        /// The entity's table.
+        table: &'static str,
+        /// The statement's label.
+        statement: &'static str,
+    },
+
+    /// A tenant id that cannot be a setting's value: refused before anything is sent.
+    #[non_exhaustive]
+    #[error("invalid tenant id: {reason}")]
+    InvalidTenant {
+        /// Why: empty, a NUL byte, longer than [`MAX_TENANT_ID_LEN`](crate::MAX_TENANT_ID_LEN).
+        reason: &'static str,
+    },
+
+    /// A tenant scope would not be filtered by PostgreSQL on `table`: the role bypasses
+    /// row-level security (superuser, `BYPASSRLS`, the table's owner without `FORCE ROW LEVEL
+    /// SECURITY`), or the table has row-level security off or no policy. Refused before the
+    /// statement is sent; `reason` says what to change.
+    #[non_exhaustive]
+    #[error("tenant scope refused on `{table}`: {reason}")]
+    TenantUnprotected {
+        /// The table, as the entity names it.
+        table: String,
+        /// What would let rows of other tenants through, and the fix.
+        reason: String,
+    },
+
     /// The transaction's connection closed before its `COMMIT` could be sent (the server
     /// terminated it, the network failed): the server never received `COMMIT` and rolls the
     /// transaction back, so nothing of it was committed and retrying it is safe. `source` is

@@ -63,6 +63,8 @@ pub(crate) const UNIQUE: Symbol = Symbol("unique");
 pub(crate) const BELONGS_TO: Symbol = Symbol("belongs_to");
 /// Field: the name of the `belongs_to` relation's constant.
 pub(crate) const RELATION: Symbol = Symbol("relation");
+/// Field: the tenant column, which tenant scopes and row-level security filter by.
+pub(crate) const TENANT: Symbol = Symbol("tenant");
 /// `TextEnum` container: how variant names become text.
 pub(crate) const RENAME_ALL: Symbol = Symbol("rename_all");
 /// `TextEnum` variant: the variant's text.
@@ -81,7 +83,7 @@ pub(crate) const ENTITY_KEYS: &[Symbol] =
     &[TABLE, SCHEMA, NEW_STRUCT, NEW_DERIVE, ORDER_BY, LISTING];
 /// The keys of `#[pgrepo(...)]` on a field of a `#[derive(Entity)]` struct.
 pub(crate) const FIELD_KEYS: &[Symbol] = &[
-    ID, GENERATED, COLUMN, LOOKUP, UNIQUE, BELONGS_TO, RELATION, SQL_TYPE,
+    ID, GENERATED, COLUMN, LOOKUP, UNIQUE, BELONGS_TO, RELATION, SQL_TYPE, TENANT,
 ];
 /// The keys inside `listing(...)`.
 pub(crate) const LISTING_KEYS: &[Symbol] = &[NAME, ORDER_BY];
@@ -161,6 +163,8 @@ pub(crate) struct Field {
     pub(crate) relation: Option<LitStr>,
     /// `sql_type = "citext"`: the literal and the type's name, checked, without a `[]` suffix.
     pub(crate) sql_type: Option<(LitStr, String)>,
+    /// `tenant`.
+    pub(crate) tenant: Option<Path>,
 }
 
 impl Entity {
@@ -345,6 +349,7 @@ impl Field {
         let mut belongs_to = Attr::none(cx, BELONGS_TO);
         let mut relation = Attr::none(cx, RELATION);
         let mut sql_type = Attr::none(cx, SQL_TYPE);
+        let mut tenant = Attr::none(cx, TENANT);
 
         for_each_key(cx, attrs, |meta| {
             let Some(key) = resolve_key(cx, meta, "field", FIELD_KEYS, &[(ENTITY_KEYS, "struct")])?
@@ -356,6 +361,7 @@ impl Field {
                 GENERATED => flag(cx, meta, &mut generated),
                 LOOKUP => flag(cx, meta, &mut lookup),
                 UNIQUE => flag(cx, meta, &mut unique),
+                TENANT => flag(cx, meta, &mut tenant),
                 COLUMN => {
                     if let Some(lit) = lit_str(cx, meta, r#"column = "db_name""#)? {
                         non_empty(cx, COLUMN, &lit, r#"column = "db_name""#);
@@ -418,6 +424,7 @@ impl Field {
             belongs_to: belongs_to.get(),
             relation: relation.get(),
             sql_type: sql_type.get(),
+            tenant: tenant.get(),
         }
     }
 }

@@ -8,7 +8,7 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 
 use crate::ast::{Entity, Field, Insertable, TextEnum};
-use crate::attr::{BELONGS_TO, ID, RELATION};
+use crate::attr::{BELONGS_TO, ID, RELATION, TENANT};
 use crate::case::RenameRule;
 use crate::ctxt::Ctxt;
 use crate::names::{tokens_to_source, unraw};
@@ -16,6 +16,7 @@ use crate::names::{tokens_to_source, unraw};
 /// Reports every conflict in an entity.
 pub(crate) fn check_entity(cx: &Ctxt, entity: &Entity<'_>) {
     check_primary_key(cx, entity);
+    check_tenant(cx, entity);
     for field in &entity.fields {
         check_field(cx, field);
     }
@@ -46,6 +47,51 @@ fn check_primary_key(cx: &Ctxt, entity: &Entity<'_>) {
                 "keep `#[pgrepo(id)]` on one field; mark other unique columns with `#[pgrepo(unique)]`",
             );
         }
+    }
+}
+
+/// At most one `tenant` field, never an `Option` (a row without a tenant would belong to none,
+/// or, under a careless policy, to all), never the primary key.
+fn check_tenant(cx: &Ctxt, entity: &Entity<'_>) {
+    let mut tenants = entity.fields.iter().filter(|f| f.attrs.tenant.is_some());
+    let Some(first) = tenants.next() else {
+        return;
+    };
+    for extra in tenants {
+        if let Some(key) = &extra.attrs.tenant {
+            cx.error_with_help(
+                key,
+                format!(
+                    "`{}` has a second `#[pgrepo({TENANT})]` field, `{}` (the first is `{}`)",
+                    entity.ident, extra.name, first.name
+                ),
+                format!("keep `#[pgrepo({TENANT})]` on the one column the policies filter by"),
+            );
+        }
+    }
+    if let (Some(key), Some(inner)) = (&first.attrs.tenant, first.option_inner) {
+        cx.error_with_help(
+            key,
+            format!(
+                "the tenant column `{}` cannot be an `Option`: a row without a tenant belongs to no tenant scope",
+                first.name
+            ),
+            format!(
+                "write `{}: {}` and make the column NOT NULL",
+                first.name,
+                tokens_to_source(inner)
+            ),
+        );
+    }
+    if let (Some(key), Some(_)) = (&first.attrs.tenant, &first.attrs.id) {
+        cx.error_with_help(
+            key,
+            format!(
+                "the tenant column `{}` cannot be the primary key: each tenant has many rows",
+                first.name
+            ),
+            "give the entity its own `#[pgrepo(id)]` field and mark the tenant column alone",
+        );
     }
 }
 

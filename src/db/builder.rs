@@ -267,6 +267,15 @@ impl DbBuilder {
         &self.tls
     }
 
+    /// The setting tenant scopes put the tenant id into (default
+    /// [`DEFAULT_TENANT_SETTING`](crate::DEFAULT_TENANT_SETTING), `pgrepo.tenant`): the name
+    /// your row-level security policies read with `current_setting(name, true)`. A custom
+    /// setting's name needs a dot (`app.tenant_id`).
+    pub fn tenant_setting(mut self, name: impl Into<String>) -> Self {
+        self.settings.tenant_setting = Some(name.into().into());
+        self
+    }
+
     /// Builds the pool and opens one connection to check the settings.
     ///
     /// # Errors

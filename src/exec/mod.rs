@@ -297,6 +297,9 @@ async fn run_in<X: Executor + ?Sized, A: run::Attempt>(
     statement: &Statement,
     attempt: A,
 ) -> Result<A::Output> {
+    if statement.tenant_table.is_some() {
+        crate::tenant::admit(exec, statement).await?;
+    }
     exec.observe(statement, attempt.params())?;
     let result = lease_and_run(exec, statement, &attempt).await;
     match result {

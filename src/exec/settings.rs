@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use super::envelope::Locals;
 use crate::listing::cursor::CursorKey;
+use crate::tenant::{CheckedTables, Tenancy};
 
 /// How a statement reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,6 +43,12 @@ pub struct Settings {
     /// Settings every transaction of the scope sets for itself (`set_config(…, true)`): a
     /// tenant.
     pub(crate) locals: Option<Arc<Locals>>,
+    /// The tenant the scope serves, if any.
+    pub(crate) tenant: Option<Tenancy>,
+    /// The setting a tenant goes into (`None`: [`DEFAULT_TENANT_SETTING`](crate::DEFAULT_TENANT_SETTING)).
+    pub(crate) tenant_setting: Option<Arc<str>>,
+    /// Tables whose row-level security the `Db` has checked, shared by its scopes.
+    pub(crate) checked_tables: CheckedTables,
 }
 
 /// The listings whose table a scope has checked (their sort columns are `NOT NULL`), by the
@@ -89,6 +96,7 @@ impl std::fmt::Debug for Settings {
             .field("statement_mode", &self.statement_mode)
             .field("tx_timeouts", &self.tx_timeouts)
             .field("locals", &self.locals)
+            .field("tenant", &self.tenant)
             .finish()
     }
 }

@@ -14,6 +14,7 @@ use crate::entity::{Direction, Entity};
 use crate::error::{Error, Result};
 use crate::exec::Executor;
 use crate::sql::Statement;
+use crate::tenant::Tenancy;
 use cursor::{Cursor, CursorKey, RawValue};
 
 pub(crate) mod cursor;
@@ -154,6 +155,8 @@ pub struct Listing<'x, E, X> {
     max_export_batch: usize,
     /// The cursor secret and its derived key: this listing's own, or its scope's.
     key: Option<CursorKey>,
+    /// The tenant of the scope, which its cursors are bound to.
+    tenant: Option<Arc<str>>,
 }
 
 impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
@@ -177,7 +180,11 @@ impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
 impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     pub(crate) fn new(exec: &'x X, sort: SortKey<E>) -> Self {
         let statements = listing_statements(sort, &[]);
-        Listing {
+        let tenant = match &exec.settings().tenant {
+            Some(Tenancy::One(id)) => Some(Arc::clone(id)),
+            _ => None,
+        };
+        let mut listing = Listing {
             exec,
             sort,
             filters: Vec::new(),
@@ -186,7 +193,10 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             max_export_batch: DEFAULT_MAX_EXPORT_BATCH,
             key: exec.settings().cursor_secret.clone(),
-        }
+            tenant,
+        };
+        listing.fingerprint = listing.filtered_fingerprint();
+        listing
     }
 
     /// Restricts the listing to rows whose `lookup` column equals `key` (e.g. one user's
@@ -262,9 +272,13 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         self.fingerprint
     }
 
-    /// The statements' fingerprint with the filter values in it.
+    /// The statements' fingerprint with the scope's tenant and the filter values in it: a
+    /// cursor of one tenant's listing, or of one filter value, is rejected by another's.
     fn filtered_fingerprint(&self) -> [u8; 8] {
-        let base = self.statements.fingerprint;
+        let mut base = self.statements.fingerprint;
+        if let Some(tenant) = &self.tenant {
+            base = cursor::fingerprint(&[&base[..], b"tenant\0", tenant.as_bytes()].concat());
+        }
         match self.filters.as_slice() {
             [] => base,
             [one] => cursor::fingerprint(&[&base[..], one.bytes.as_bytes()].concat()),

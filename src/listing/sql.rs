@@ -132,7 +132,7 @@ fn build_listing<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> ListingState
             keyset::order_by(cols),
             types.len()
         );
-        Statement::new(sql, types, E::TABLE, label, Shape::Rows)
+        Statement::new(sql, types, E::TABLE, label, Shape::Rows).of_entity::<E>()
     };
     let boundary = |cols: Vec<(String, Direction)>, label: &'static str| {
         let mut types = base_types.clone();
@@ -150,7 +150,7 @@ fn build_listing<E: Entity>(sort: SortKey<E>, filters: &[usize]) -> ListingState
                 types.len(),
                 branch_limit,
             );
-            Statement::new(sql, types.clone(), E::TABLE, label, Shape::Rows)
+            Statement::new(sql, types.clone(), E::TABLE, label, Shape::Rows).of_entity::<E>()
         };
         BoundaryStatements {
             one: one_range.then(|| build(None)),

@@ -72,6 +72,9 @@ pub struct Statement {
     pub(crate) shape: Shape,
     pub(crate) access: Access,
     pub(crate) keyed: Option<Keyed>,
+    /// The table (schema-qualified as written) when it belongs to a tenant entity: it runs
+    /// only in a tenant scope (`tenant::admit`).
+    pub(crate) tenant_table: Option<&'static str>,
 }
 
 impl Statement {
@@ -114,7 +117,20 @@ impl Statement {
                 Access::Read
             },
             keyed: None,
+            tenant_table: None,
         }
+    }
+
+    /// The same statement, on `E`'s table, and tenant-scoped when `E` has a tenant column.
+    pub(crate) fn of_entity<E: Entity>(mut self) -> Self {
+        self.tenant_table = tenant_table::<E>();
+        self
+    }
+
+    /// Whether it belongs to a tenant entity (`#[pgrepo(tenant)]`): it runs only in a tenant
+    /// scope ([`Db::tenant`](crate::Db::tenant), [`Db::all_tenants`](crate::Db::all_tenants)).
+    pub fn is_tenant_scoped(&self) -> bool {
+        self.tenant_table.is_some()
     }
 
     /// The same statement, reading or writing as `access` says.
@@ -165,6 +181,15 @@ impl Statement {
     pub fn label(&self) -> &'static str {
         self.label
     }
+}
+
+/// `E`'s table reference when `E` has a tenant column, built once per entity and kept for the
+/// process (like the statements that carry it).
+fn tenant_table<E: Entity>() -> Option<&'static str> {
+    E::columns()
+        .iter()
+        .any(|c| c.tenant)
+        .then(|| &*Box::leak(table_ref::<E>().into_boxed_str()))
 }
 
 /// Quotes an identifier for PostgreSQL (`"name"`, inner quotes doubled).
@@ -428,7 +453,7 @@ impl EntityStatements {
             })
             .collect();
 
-        EntityStatements {
+        let mut statements = EntityStatements {
             table,
             select_list,
             all,
@@ -444,7 +469,37 @@ impl EntityStatements {
             delete_many,
             count,
             lookups,
+        };
+        let tenant = tenant_table::<E>();
+        for statement in statements.each_mut() {
+            statement.tenant_table = tenant;
         }
+        statements
+    }
+
+    /// Every statement, to mark them all alike.
+    fn each_mut(&mut self) -> impl Iterator<Item = &mut Statement> {
+        [
+            &mut self.all,
+            &mut self.get,
+            &mut self.get_many,
+            &mut self.insert,
+            &mut self.insert_many,
+            &mut self.insert_many_count,
+            &mut self.insert_count,
+            &mut self.delete,
+            &mut self.delete_many,
+            &mut self.count,
+        ]
+        .into_iter()
+        .chain(self.update.as_mut())
+        .chain(self.upsert.as_mut())
+        .chain(
+            self.lookups
+                .iter_mut()
+                .flatten()
+                .flat_map(|l| [&mut l.find, &mut l.find_any, &mut l.count]),
+        )
     }
 
     /// The quoted, possibly schema-qualified table name.

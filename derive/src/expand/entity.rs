@@ -192,6 +192,7 @@ fn column_def(field: &Field<'_>, primary_key: bool) -> TokenStream {
     let generated = field.attrs.generated.is_some();
     let lookup = field.is_lookup();
     let unique = field.attrs.unique.is_some();
+    let tenant = field.attrs.tenant.is_some();
     let sql_type = quote_spanned!(ty.span()=> <#ty as ::pgrepo::SqlType>);
     let from_sql = quote_spanned!(ty.span()=> <#ty as ::pgrepo::__private::FromSql<'static>>);
     let param_type = match field.sql_type_name() {
@@ -215,6 +216,7 @@ fn column_def(field: &Field<'_>, primary_key: bool) -> TokenStream {
                 generated: #generated,
                 lookup: #lookup,
                 unique: #unique,
+                tenant: #tenant,
                 accepts: #from_sql::accepts,
                 enum_labels: #sql_type::ENUM_LABELS,
             }

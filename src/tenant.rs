@@ -1,0 +1,279 @@
+//! Tenant scopes: row-level security enforced by PostgreSQL, with the tenant set for one
+//! transaction at a time.
+//!
+//! An entity declares its tenant column with `#[pgrepo(tenant)]`; its generated statements are
+//! marked tenant-scoped ([`Statement::is_tenant_scoped`](crate::Statement::is_tenant_scoped)).
+//! [`Db::tenant`](crate::Db::tenant) makes a [`Scope`](crate::Scope) whose every statement runs
+//! in a one-statement transaction that first runs `set_config('pgrepo.tenant', $1, true)` (the
+//! name is [`DbBuilder::tenant_setting`](crate::DbBuilder::tenant_setting)'s), pipelined with
+//! `BEGIN`, the statement and `COMMIT`; its transactions set it in their `BEGIN`. The setting is
+//! transaction-local: nothing of it stays on a pooled connection.
+//!
+//! Fail closed, in the one execution path (`exec::run_in`), before any SQL is sent:
+//! - a tenant-scoped statement outside a tenant scope is [`Error::TenantRequired`];
+//! - inside one, the first statement on each table checks, once per `Db`, that PostgreSQL will
+//!   filter its rows: the role is neither a superuser nor `BYPASSRLS`, the table has row-level
+//!   security enabled and a policy, and, if the role owns it, `FORCE ROW LEVEL SECURITY`
+//!   ([`Error::TenantUnprotected`] otherwise, saying what to run);
+//! - [`Db::all_tenants`](crate::Db::all_tenants) is the explicit scope for back-office code
+//!   that must see every tenant (connect it as a role that may).
+
+use std::collections::HashSet;
+use std::panic::Location;
+use std::sync::{Arc, Mutex};
+
+use tokio_postgres::types::Type;
+
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::exec::envelope::Locals;
+use crate::exec::{Executor, Settings};
+use crate::scope::Scope;
+use crate::sql::raw::Sql;
+use crate::sql::Statement;
+
+/// The setting policies read when none is configured: `current_setting('pgrepo.tenant', true)`.
+pub const DEFAULT_TENANT_SETTING: &str = "pgrepo.tenant";
+
+/// The longest tenant id accepted (bytes of its text form).
+pub const MAX_TENANT_ID_LEN: usize = 256;
+
+/// A value that names a tenant: its text form is what the setting holds, and what policies
+/// cast back (`NULLIF(current_setting('pgrepo.tenant', true), '')::bigint`).
+pub trait TenantId {
+    /// The text the setting is given.
+    fn to_setting(&self) -> String;
+}
+
+macro_rules! tenant_id_display {
+    ($($ty:ty),*) => {$(
+        impl TenantId for $ty {
+            fn to_setting(&self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+tenant_id_display!(i16, i32, i64, u32, String, str);
+
+#[cfg(feature = "uuid")]
+impl TenantId for uuid::Uuid {
+    fn to_setting(&self) -> String {
+        self.hyphenated().to_string()
+    }
+}
+
+impl<T: TenantId + ?Sized> TenantId for &T {
+    fn to_setting(&self) -> String {
+        (**self).to_setting()
+    }
+}
+
+impl Db {
+    /// A scope serving tenant `id`: every statement in it (repositories, listings, exports,
+    /// loaders, `query_as`, …) runs in a transaction that first sets the tenant
+    /// transaction-locally (`set_config('pgrepo.tenant', $1, true)`, pipelined with `BEGIN`,
+    /// the statement and `COMMIT`: one round trip), so PostgreSQL's row-level security
+    /// policies filter every row, and nothing of it stays on a pooled connection. Its
+    /// transactions ([`Scope::transaction`]) set it in their `BEGIN`.
+    ///
+    /// The policies do the filtering; pgrepo makes sure they apply: the first statement on each
+    /// tenant table checks, once per `Db`, that the role does not bypass them and that the table
+    /// has them ([`Error::TenantUnprotected`]). A policy reads the setting like this:
+    ///
+    /// ```sql
+    /// ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+    /// ALTER TABLE notes FORCE ROW LEVEL SECURITY; -- if the app's role owns the table
+    /// CREATE POLICY tenant ON notes
+    ///     USING (tenant_id = (SELECT NULLIF(current_setting('pgrepo.tenant', true), '')::bigint));
+    /// ```
+    ///
+    /// (the sub-select is evaluated once per statement; `NULLIF` because after a transaction
+    /// that set it, the setting reads `''`, not NULL). Without a scope, a statement of a tenant
+    /// entity is refused ([`Error::TenantRequired`]), and hand-written SQL sees no tenant's
+    /// rows. Cursors of one tenant's listings are rejected in another's scope.
+    ///
+    /// Where it is called is recorded as the borrower of its statements' connections.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTenant`] for an id whose text is empty, has a NUL byte or is longer than
+    /// [`MAX_TENANT_ID_LEN`].
+    #[track_caller]
+    pub fn tenant(&self, id: impl TenantId) -> Result<Scope> {
+        let id = checked_id(&id)?;
+        let mut settings = self.settings().clone();
+        settings.locals = Some(Arc::new(Locals::new(&[(settings_name(&settings), &id)])));
+        settings.tenant = Some(Tenancy::One(id.into()));
+        Ok(Scope::new(self.clone(), settings, Location::caller()))
+    }
+
+    /// A scope in which statements of tenant entities run without a tenant: for back-office,
+    /// migration and reporting code that must see every tenant, on purpose and visibly. No
+    /// tenant is set, so what it sees is what the role may see: connect it as a role that
+    /// bypasses row-level security (a separate `Db` with an owner or admin role); as the
+    /// application's role, the policies still hide every row.
+    #[track_caller]
+    pub fn all_tenants(&self) -> Scope {
+        let at = Location::caller();
+        tracing::info!(at = %at, "pgrepo: an all-tenants scope was made");
+        let mut settings = self.settings().clone();
+        settings.tenant = Some(Tenancy::All);
+        Scope::new(self.clone(), settings, at)
+    }
+}
+
+/// Which tenant a scope serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Tenancy {
+    /// One tenant: its id's text form.
+    One(Arc<str>),
+    /// Every tenant, on purpose ([`Db::all_tenants`](crate::Db::all_tenants)).
+    All,
+}
+
+/// Tables whose protection a `Db` has checked, shared by every scope made from it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CheckedTables(Arc<Mutex<HashSet<&'static str>>>);
+
+impl CheckedTables {
+    fn contains(&self, table: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(table)
+    }
+
+    fn insert(&self, table: &'static str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(table);
+    }
+}
+
+/// A tenant id's text, checked: not empty, no NUL byte (which PostgreSQL's text cannot hold),
+/// at most [`MAX_TENANT_ID_LEN`] bytes.
+pub(crate) fn checked_id(id: &(impl TenantId + ?Sized)) -> Result<String> {
+    let text = id.to_setting();
+    let reason = if text.is_empty() {
+        "it is empty"
+    } else if text.contains('\0') {
+        "it contains a NUL byte"
+    } else if text.len() > MAX_TENANT_ID_LEN {
+        "it is longer than 256 bytes"
+    } else {
+        return Ok(text);
+    };
+    Err(Error::InvalidTenant { reason })
+}
+
+/// Lets a tenant-scoped statement run in `exec`, or says why not, before anything is sent.
+pub(crate) async fn admit<X: Executor + ?Sized>(exec: &X, statement: &Statement) -> Result<()> {
+    let settings = exec.settings();
+    let Some(table) = statement.tenant_table else {
+        return Ok(());
+    };
+    match &settings.tenant {
+        None => Err(Error::TenantRequired {
+            table: statement.table,
+            statement: statement.label,
+        }),
+        Some(Tenancy::All) => Ok(()),
+        Some(Tenancy::One(_)) if settings.checked_tables.contains(table) => Ok(()),
+        Some(Tenancy::One(_)) => {
+            check_protection(exec, settings, table).await?;
+            settings.checked_tables.insert(table);
+            Ok(())
+        }
+    }
+}
+
+/// The role and the table, as row-level security sees them.
+const PROTECTION: &str = "SELECT r.rolname::text, r.rolsuper, r.rolbypassrls, \
+    c.relrowsecurity, c.relforcerowsecurity, pg_has_role(current_user, c.relowner, 'USAGE'), \
+    (SELECT count(*) FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid) \
+    FROM pg_catalog.pg_roles r LEFT JOIN pg_catalog.pg_class c ON c.oid = to_regclass($1) \
+    WHERE r.rolname = current_user";
+
+async fn check_protection<X: Executor + ?Sized>(
+    exec: &X,
+    settings: &Settings,
+    table: &'static str,
+) -> Result<()> {
+    let sql = Sql::read(PROTECTION).types(&[Type::TEXT]);
+    let statement = sql.statement("tenant_check");
+    let rows = exec.run(&statement, &[&table]).await?;
+    let unprotected = |reason: String| Error::TenantUnprotected {
+        table: table.to_owned(),
+        reason,
+    };
+    let Some(row) = rows.first() else {
+        return Err(unprotected("the current role was not found".into()));
+    };
+    let role: String = row.get(0);
+    if row.get::<_, bool>(1) {
+        return Err(unprotected(format!(
+            "the role `{role}` is a superuser, which row-level security never filters; \
+             connect tenant scopes as a role without SUPERUSER and BYPASSRLS"
+        )));
+    }
+    if row.get::<_, bool>(2) {
+        return Err(unprotected(format!(
+            "the role `{role}` has BYPASSRLS, which row-level security never filters; \
+             `ALTER ROLE {role} NOBYPASSRLS` or connect as another role"
+        )));
+    }
+    let Some(enabled) = row.get::<_, Option<bool>>(3) else {
+        return Err(unprotected("the table does not exist".into()));
+    };
+    if !enabled {
+        return Err(unprotected(format!(
+            "row-level security is not enabled: `ALTER TABLE {table} ENABLE ROW LEVEL \
+             SECURITY` and create a policy on the tenant column"
+        )));
+    }
+    if row.get::<_, i64>(6) == 0 {
+        return Err(unprotected(format!(
+            "the table has no policy (with none, every row is hidden from everyone but its \
+             owner): `CREATE POLICY tenant ON {table} USING (<tenant column> = \
+             (SELECT NULLIF(current_setting('{}', true), '')::<type>))`",
+            settings_name(settings)
+        )));
+    }
+    let forced: bool = row.get(4);
+    let owns: bool = row.get(5);
+    if owns && !forced {
+        return Err(unprotected(format!(
+            "the role `{role}` owns the table, and row-level security does not filter its \
+             owner: `ALTER TABLE {table} FORCE ROW LEVEL SECURITY`, or connect as a role that \
+             does not own it"
+        )));
+    }
+    Ok(())
+}
+
+/// The name of the setting a scope's tenant goes into.
+pub(crate) fn settings_name(settings: &Settings) -> &str {
+    settings
+        .tenant_setting
+        .as_deref()
+        .unwrap_or(DEFAULT_TENANT_SETTING)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_ids_are_checked_before_anything_is_sent() {
+        assert_eq!(checked_id(&42i64).unwrap(), "42");
+        assert_eq!(checked_id("acme").unwrap(), "acme");
+        for bad in ["", "a\0b", &"x".repeat(MAX_TENANT_ID_LEN + 1)] {
+            assert!(
+                matches!(checked_id(bad), Err(Error::InvalidTenant { .. })),
+                "{bad:?}"
+            );
+        }
+        assert!(checked_id(&"x".repeat(MAX_TENANT_ID_LEN)).is_ok());
+    }
+}
