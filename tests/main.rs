@@ -33,6 +33,7 @@ mod scopes;
 mod seams;
 mod server_faults;
 mod strict;
+mod tenancy;
 mod timeouts;
 #[cfg(feature = "tls-rustls")]
 mod tls;
