@@ -18,6 +18,7 @@ fn column(name: &'static str, pg_type: Type) -> ColumnDef {
         generated: false,
         lookup: false,
         unique: false,
+        tenant: false,
         accepts: |_| true,
         enum_labels: None,
     }

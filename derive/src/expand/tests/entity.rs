@@ -51,7 +51,7 @@ fn expands_the_documented_example() {
                                     pg_type: __param_type.declared_type(),
                                     array_type: __param_type.declared_array_type(),
                                     nullable: <Uuid as ::pgrepo::SqlType>::NULLABLE,
-                                    primary_key: true, generated: true, lookup: false, unique: false,
+                                    primary_key: true, generated: true, lookup: false, unique: false, tenant: false,
                                     accepts: <Uuid as ::pgrepo::__private::FromSql<'static>>::accepts,
                                     enum_labels: <Uuid as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }
@@ -64,7 +64,7 @@ fn expands_the_documented_example() {
                                     pg_type: __param_type.declared_type(),
                                     array_type: __param_type.declared_array_type(),
                                     nullable: <String as ::pgrepo::SqlType>::NULLABLE,
-                                    primary_key: false, generated: false, lookup: true, unique: true,
+                                    primary_key: false, generated: false, lookup: true, unique: true, tenant: false,
                                     accepts: <String as ::pgrepo::__private::FromSql<'static>>::accepts,
                                     enum_labels: <String as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }
@@ -77,7 +77,7 @@ fn expands_the_documented_example() {
                                     pg_type: __param_type.declared_type(),
                                     array_type: __param_type.declared_array_type(),
                                     nullable: <String as ::pgrepo::SqlType>::NULLABLE,
-                                    primary_key: false, generated: false, lookup: false, unique: false,
+                                    primary_key: false, generated: false, lookup: false, unique: false, tenant: false,
                                     accepts: <String as ::pgrepo::__private::FromSql<'static>>::accepts,
                                     enum_labels: <String as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }
@@ -90,7 +90,7 @@ fn expands_the_documented_example() {
                                     pg_type: __param_type.declared_type(),
                                     array_type: __param_type.declared_array_type(),
                                     nullable: <Option<String> as ::pgrepo::SqlType>::NULLABLE,
-                                    primary_key: false, generated: false, lookup: false, unique: false,
+                                    primary_key: false, generated: false, lookup: false, unique: false, tenant: false,
                                     accepts: <Option<String> as ::pgrepo::__private::FromSql<'static>>::accepts,
                                     enum_labels: <Option<String> as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }
@@ -103,7 +103,7 @@ fn expands_the_documented_example() {
                                     pg_type: __param_type.declared_type(),
                                     array_type: __param_type.declared_array_type(),
                                     nullable: <i64 as ::pgrepo::SqlType>::NULLABLE,
-                                    primary_key: false, generated: false, lookup: true, unique: false,
+                                    primary_key: false, generated: false, lookup: true, unique: false, tenant: false,
                                     accepts: <i64 as ::pgrepo::__private::FromSql<'static>>::accepts,
                                     enum_labels: <i64 as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }
@@ -116,7 +116,7 @@ fn expands_the_documented_example() {
                                     pg_type: __param_type.declared_type(),
                                     array_type: __param_type.declared_array_type(),
                                     nullable: <OffsetDateTime as ::pgrepo::SqlType>::NULLABLE,
-                                    primary_key: false, generated: true, lookup: false, unique: false,
+                                    primary_key: false, generated: true, lookup: false, unique: false, tenant: false,
                                     accepts: <OffsetDateTime as ::pgrepo::__private::FromSql<'static>>::accepts,
                                     enum_labels: <OffsetDateTime as ::pgrepo::SqlType>::ENUM_LABELS,
                                 }

@@ -1,0 +1,12 @@
+use pgrepo::Entity;
+
+#[derive(Entity)]
+#[pgrepo(table = "notes")]
+struct Note {
+    #[pgrepo(id)]
+    id: i64,
+    #[pgrepo(tenant)]
+    tenant_id: Option<i64>,
+}
+
+fn main() {}
