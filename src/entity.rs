@@ -55,15 +55,22 @@ pub struct ColumnDef {
 }
 
 impl ColumnDef {
-    /// Whether inserts write this column: every column the database does not fill (not
-    /// [`generated`](ColumnDef::generated)). The `New…` struct has a field for each, and
+    /// Whether an insert's values carry this column: every column the database does not fill
+    /// (not [`generated`](ColumnDef::generated)), except the [`tenant`](ColumnDef::tenant)
+    /// column, which the scope gives. The `New…` struct has a field for each, and
     /// [`Insertable::param`] is asked for each.
     pub fn is_inserted(&self) -> bool {
+        !self.generated && !self.tenant
+    }
+
+    /// Whether the `INSERT` statements write this column: the inserted columns and the tenant
+    /// column (bound from the scope).
+    pub fn is_written(&self) -> bool {
         !self.generated
     }
 
     /// Whether [`Repo::update`](crate::Repo::update) writes this column: an inserted column
-    /// that is not the primary key.
+    /// that is not the primary key (never the tenant column: a row stays in its tenant).
     pub fn is_updated(&self) -> bool {
         self.is_inserted() && !self.primary_key
     }

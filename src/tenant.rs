@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use std::panic::Location;
 use std::sync::{Arc, Mutex};
 
-use tokio_postgres::types::Type;
+use tokio_postgres::types::{ToSql, Type};
 
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -39,27 +39,46 @@ pub const DEFAULT_TENANT_SETTING: &str = "pgrepo.tenant";
 pub const MAX_TENANT_ID_LEN: usize = 256;
 
 /// A value that names a tenant: its text form is what the setting holds, and what policies
-/// cast back (`NULLIF(current_setting('pgrepo.tenant', true), '')::bigint`).
+/// cast back (`NULLIF(current_setting('pgrepo.tenant', true), '')::bigint`); as a parameter
+/// it is bound to the tenant column's own type (so give the column's type: `i64` for
+/// `bigint`, `Uuid` for `uuid`, `String` or `&str` for `text`).
 pub trait TenantId {
     /// The text the setting is given.
     fn to_setting(&self) -> String;
+
+    /// The id as a parameter, and which column types it binds to.
+    #[doc(hidden)]
+    fn to_param(&self) -> TenantParam;
 }
 
-macro_rules! tenant_id_display {
-    ($($ty:ty),*) => {$(
+/// A tenant id as a parameter, and which column types it binds to.
+#[doc(hidden)]
+pub type TenantParam = (Arc<dyn ToSql + Send + Sync>, fn(&Type) -> bool);
+
+macro_rules! tenant_id {
+    ($($ty:ty => $owned:ty),*) => {$(
         impl TenantId for $ty {
             fn to_setting(&self) -> String {
                 self.to_string()
             }
+
+            fn to_param(&self) -> TenantParam {
+                let owned: $owned = self.to_owned();
+                (Arc::new(owned), <$owned as ToSql>::accepts)
+            }
         }
     )*};
 }
-tenant_id_display!(i16, i32, i64, u32, String, str);
+tenant_id!(i16 => i16, i32 => i32, i64 => i64, u32 => u32, String => String, str => String);
 
 #[cfg(feature = "uuid")]
 impl TenantId for uuid::Uuid {
     fn to_setting(&self) -> String {
         self.hyphenated().to_string()
+    }
+
+    fn to_param(&self) -> TenantParam {
+        (Arc::new(*self), <uuid::Uuid as ToSql>::accepts)
     }
 }
 
@@ -67,6 +86,57 @@ impl<T: TenantId + ?Sized> TenantId for &T {
     fn to_setting(&self) -> String {
         (**self).to_setting()
     }
+
+    fn to_param(&self) -> TenantParam {
+        (**self).to_param()
+    }
+}
+
+/// A scope's tenant: its text (the setting, cursors) and its typed value (the tenant filter's
+/// parameter, inserts).
+pub(crate) struct TenantValue {
+    pub(crate) text: Arc<str>,
+    pub(crate) param: Arc<dyn ToSql + Send + Sync>,
+    accepts: fn(&Type) -> bool,
+}
+
+impl std::fmt::Debug for TenantValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("TenantValue").field(&self.text).finish()
+    }
+}
+
+impl PartialEq for TenantValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+impl Eq for TenantValue {}
+
+/// The scope's tenant as the last parameter of a tenant-filtered statement, checked against the
+/// column's type before anything is sent.
+pub(crate) fn tenant_param<'s>(
+    settings: &'s Settings,
+    statement: &Statement,
+) -> Result<&'s (dyn ToSql + Sync)> {
+    let Some(Tenancy::One(tenant)) = &settings.tenant else {
+        return Err(Error::TenantRequired {
+            table: statement.table,
+            statement: statement.label,
+        });
+    };
+    let ty = statement
+        .types
+        .last()
+        .expect("a tenant parameter is declared");
+    // OID 0: the server types it from the column (a domain, an enum): it checks it then.
+    if ty.oid() != 0 && !(tenant.accepts)(ty) {
+        return Err(Error::InvalidTenant {
+            reason: "its Rust type does not bind to the tenant column's type (give an i64 \
+                     for bigint, a Uuid for uuid, a String for text)",
+        });
+    }
+    Ok(tenant.param.as_ref())
 }
 
 impl Db {
@@ -100,10 +170,15 @@ impl Db {
     /// [`MAX_TENANT_ID_LEN`].
     #[track_caller]
     pub fn tenant(&self, id: impl TenantId) -> Result<Scope> {
-        let id = checked_id(&id)?;
+        let text = checked_id(&id)?;
+        let (param, accepts) = id.to_param();
         let mut settings = self.settings().clone();
-        settings.locals = Some(Arc::new(Locals::new(&[(settings_name(&settings), &id)])));
-        settings.tenant = Some(Tenancy::One(id.into()));
+        settings.locals = Some(Arc::new(Locals::new(&[(settings_name(&settings), &text)])));
+        settings.tenant = Some(Tenancy::One(Arc::new(TenantValue {
+            text: text.into(),
+            param,
+            accepts,
+        })));
         Ok(Scope::new(self.clone(), settings, Location::caller()))
     }
 
@@ -125,8 +200,8 @@ impl Db {
 /// Which tenant a scope serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Tenancy {
-    /// One tenant: its id's text form.
-    One(Arc<str>),
+    /// One tenant.
+    One(Arc<TenantValue>),
     /// Every tenant, on purpose ([`Db::all_tenants`](crate::Db::all_tenants)).
     All,
 }

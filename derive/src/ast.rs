@@ -195,7 +195,8 @@ impl<'a> Entity<'a> {
     }
 
     /// The fields an insert writes, with their column indexes, in declaration order: those the
-    /// database does not fill (not `generated`).
+    /// database does not fill (not `generated`), except the `tenant` field, which the scope
+    /// gives.
     ///
     /// The one place the derive decides it: the insert struct's fields, its `Insertable` impl
     /// and the fields a `#[derive(Insertable)]` must cover all come from here. The library
@@ -205,7 +206,7 @@ impl<'a> Entity<'a> {
         self.fields
             .iter()
             .enumerate()
-            .filter(|(_, field)| field.attrs.generated.is_none())
+            .filter(|(_, field)| field.attrs.generated.is_none() && field.attrs.tenant.is_none())
     }
 
     /// Whether the entity has a conflict target for an upsert, so `Upsertable` is implemented:

@@ -116,6 +116,20 @@ pub trait Executor: Sealed + Send + Sync {
         params: Params<'a>,
         decode: Decode<'a, T>,
     ) -> BoxFuture<'a, Result<Vec<T>>> {
+        if statement.tenant_param {
+            return Box::pin(async move {
+                let params = with_tenant(self.settings(), statement, params)?;
+                run_in(
+                    self,
+                    statement,
+                    QueryMap {
+                        params: &params,
+                        decode,
+                    },
+                )
+                .await
+            });
+        }
         Box::pin(run_in(self, statement, QueryMap { params, decode }))
     }
 
@@ -142,6 +156,12 @@ pub trait Executor: Sealed + Send + Sync {
         statement: &'a Statement,
         params: Params<'a>,
     ) -> BoxFuture<'a, Result<u64>> {
+        if statement.tenant_param {
+            return Box::pin(async move {
+                let params = with_tenant(self.settings(), statement, params)?;
+                run_in(self, statement, Execute { params: &params }).await
+            });
+        }
         Box::pin(run_in(self, statement, Execute { params }))
     }
 
@@ -289,6 +309,20 @@ pub trait Executor: Sealed + Send + Sync {
         let statement = sql.into().statement("batch_execute");
         async move { run_in(self, &statement, Batch).await }
     }
+}
+
+/// `params` and, last, the scope's tenant (a tenant-filtered statement, or a tenant entity's
+/// insert): the repository never binds it itself.
+fn with_tenant<'a>(
+    settings: &'a Settings,
+    statement: &Statement,
+    params: Params<'a>,
+) -> Result<Vec<&'a (dyn ToSql + Sync)>> {
+    let tenant = crate::tenant::tenant_param(settings, statement)?;
+    let mut all = Vec::with_capacity(params.len() + 1);
+    all.extend_from_slice(params);
+    all.push(tenant);
+    Ok(all)
 }
 
 /// The path: observe, lease, run, outcome.

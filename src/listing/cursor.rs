@@ -112,6 +112,11 @@ impl From<String> for Cursor {
 pub(crate) struct RawValue(Option<Vec<u8>>);
 
 impl RawValue {
+    /// A value's text, as bytes (what a value that does not encode is fingerprinted by).
+    pub(crate) fn from_text(text: &str) -> Self {
+        RawValue(Some(text.as_bytes().to_vec()))
+    }
+
     pub(crate) fn encode(
         value: &(dyn ToSql + Sync),
         ty: &Type,

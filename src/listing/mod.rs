@@ -179,15 +179,34 @@ impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
 
 impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     pub(crate) fn new(exec: &'x X, sort: SortKey<E>) -> Self {
-        let statements = listing_statements(sort, &[]);
-        let tenant = match &exec.settings().tenant {
-            Some(Tenancy::One(id)) => Some(Arc::clone(id)),
-            _ => None,
+        // In a tenant's scope, a tenant entity's listing is filtered by its tenant column (a
+        // second line behind row-level security, and the leading column of its index).
+        let (tenant, filters) = match (
+            &exec.settings().tenant,
+            E::columns().iter().position(|c| c.tenant),
+        ) {
+            (Some(Tenancy::One(tenant)), Some(column)) => {
+                let value = Arc::clone(&tenant.param);
+                // A value that does not encode as the column's type fails when bound, with
+                // the driver's error; the cursor fingerprint takes its text then.
+                let bytes = RawValue::encode(value.as_ref(), &E::columns()[column].pg_type)
+                    .unwrap_or_else(|_| RawValue::from_text(&tenant.text));
+                let filter = Filter {
+                    column,
+                    value,
+                    bytes,
+                };
+                (Some(Arc::clone(&tenant.text)), vec![filter])
+            }
+            (Some(Tenancy::One(tenant)), None) => (Some(Arc::clone(&tenant.text)), Vec::new()),
+            _ => (None, Vec::new()),
         };
+        let columns: Vec<usize> = filters.iter().map(|f| f.column).collect();
+        let statements = listing_statements(sort, &columns);
         let mut listing = Listing {
             exec,
             sort,
-            filters: Vec::new(),
+            filters,
             statements,
             fingerprint: statements.fingerprint,
             max_page_size: DEFAULT_MAX_PAGE_SIZE,

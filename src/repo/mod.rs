@@ -72,6 +72,11 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         self.exec
     }
 
+    /// The statements this scope runs: filtered by the tenant in a tenant's scope.
+    fn statements(&self) -> &'static crate::sql::EntityStatements {
+        E::statements().for_scope(self.exec.settings())
+    }
+
     async fn one(
         &self,
         statement: &Statement,
@@ -102,7 +107,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     /// # Errors
     /// Driver and pool errors; [`Error::Decode`].
     pub async fn all(&self) -> Result<Vec<E>> {
-        self.all_of(&E::statements().all, &[]).await
+        self.all_of(&self.statements().all, &[]).await
     }
 
     /// The row with primary key `id`, if any.
@@ -110,7 +115,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     /// # Errors
     /// Driver and pool errors; [`Error::Decode`] if the row does not fit the struct.
     pub async fn get(&self, id: impl Borrow<E::Id>) -> Result<Option<E>> {
-        self.one(&E::statements().get, &[id.borrow()]).await
+        self.one(&self.statements().get, &[id.borrow()]).await
     }
 
     /// The rows whose primary key is in `ids`, in one `= ANY($1)` statement whatever the count.
@@ -122,7 +127,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        self.all_of(&E::statements().get_many, &[&ids]).await
+        self.all_of(&self.statements().get_many, &[&ids]).await
     }
 
     /// Inserts one row and returns it as stored (with the columns the database filled).
@@ -133,7 +138,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     /// # Errors
     /// [`Error::UniqueViolation`], [`Error::ForeignKeyViolation`], driver and pool errors.
     pub async fn insert<N: Insertable<Entity = E>>(&self, new: &N) -> Result<E> {
-        let statement = &E::statements().insert;
+        let statement = &self.statements().insert;
         let params = insert_params(new);
         self.required(statement, &params).await
     }
@@ -154,7 +159,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
             _ => {}
         }
         let arrays = column_arrays(rows)?;
-        self.all_of(&E::statements().insert_many, &array_params(&arrays))
+        self.all_of(&self.statements().insert_many, &array_params(&arrays))
             .await
     }
 
@@ -170,14 +175,14 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
                 let params = insert_params(row);
                 return self
                     .exec
-                    .run_execute(&E::statements().insert_count, &params)
+                    .run_execute(&self.statements().insert_count, &params)
                     .await;
             }
             _ => {}
         }
         let arrays = column_arrays(rows)?;
         self.exec
-            .run_execute(&E::statements().insert_many_count, &array_params(&arrays))
+            .run_execute(&self.statements().insert_many_count, &array_params(&arrays))
             .await
     }
 
@@ -187,7 +192,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     /// # Errors
     /// [`Error::NotFound`] when no row has that key; constraint, driver and pool errors.
     pub async fn update(&self, entity: &E) -> Result<E> {
-        let statements = E::statements();
+        let statements = self.statements();
         let Some(statement) = &statements.update else {
             // Nothing to write: the entity has only key and generated columns.
             return self.get(entity.id()).await?.ok_or(Error::NotFound {
@@ -213,7 +218,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     where
         E: Upsertable,
     {
-        let statements = E::statements();
+        let statements = self.statements();
         let Some(statement) = statements.upsert.as_ref() else {
             return Err(not_upsertable::<E>());
         };
@@ -228,7 +233,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     pub async fn delete(&self, id: impl Borrow<E::Id>) -> Result<bool> {
         let n = self
             .exec
-            .run_execute(&E::statements().delete, &[id.borrow()])
+            .run_execute(&self.statements().delete, &[id.borrow()])
             .await?;
         Ok(n > 0)
     }
@@ -242,7 +247,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
             return Ok(0);
         }
         self.exec
-            .run_execute(&E::statements().delete_many, &[&ids])
+            .run_execute(&self.statements().delete_many, &[&ids])
             .await
     }
 
@@ -262,7 +267,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
     /// # Errors
     /// Driver and pool errors.
     pub async fn count(&self) -> Result<i64> {
-        let statement = &E::statements().count;
+        let statement = &self.statements().count;
         let rows = self.exec.run(statement, &[]).await?;
         count_of(&rows, statement)
     }
@@ -276,8 +281,11 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         lookup: Lookup<E, K>,
         key: impl Borrow<K>,
     ) -> Result<Vec<E>> {
-        self.all_of(&lookup_statements::<E, K>(lookup).find, &[key.borrow()])
-            .await
+        self.all_of(
+            &lookup_statements::<E, K>(lookup, self.exec.settings()).find,
+            &[key.borrow()],
+        )
+        .await
     }
 
     /// The row whose `lookup` column equals `key`, if any (the first by primary key if the
@@ -290,8 +298,11 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         lookup: Lookup<E, K>,
         key: impl Borrow<K>,
     ) -> Result<Option<E>> {
-        self.one(&lookup_statements::<E, K>(lookup).find, &[key.borrow()])
-            .await
+        self.one(
+            &lookup_statements::<E, K>(lookup, self.exec.settings()).find,
+            &[key.borrow()],
+        )
+        .await
     }
 
     /// Every row whose `lookup` column is one of `keys`, in one `= ANY($1)` statement, in no
@@ -307,8 +318,11 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        self.all_of(&lookup_statements::<E, K>(lookup).find_any, &[&keys])
-            .await
+        self.all_of(
+            &lookup_statements::<E, K>(lookup, self.exec.settings()).find_any,
+            &[&keys],
+        )
+        .await
     }
 
     /// The number of rows whose `lookup` column equals `key`.
@@ -320,7 +334,7 @@ impl<'x, E: Entity, X: Executor> Repo<'x, E, X> {
         lookup: Lookup<E, K>,
         key: impl Borrow<K>,
     ) -> Result<i64> {
-        let statement = &lookup_statements::<E, K>(lookup).count;
+        let statement = &lookup_statements::<E, K>(lookup, self.exec.settings()).count;
         let rows = self.exec.run(statement, &[key.borrow()]).await?;
         count_of(&rows, statement)
     }
@@ -341,8 +355,11 @@ fn not_upsertable<E: Entity>() -> Error {
     }
 }
 
-pub(crate) fn lookup_statements<E: Entity, K>(lookup: Lookup<E, K>) -> &'static LookupStatements {
-    E::statements().lookups[lookup.column()]
+pub(crate) fn lookup_statements<E: Entity, K>(
+    lookup: Lookup<E, K>,
+    settings: &crate::exec::Settings,
+) -> &'static LookupStatements {
+    E::statements().for_scope(settings).lookups[lookup.column()]
         .as_ref()
         .expect("a Lookup is only generated for lookup columns")
 }

@@ -87,7 +87,11 @@ impl<'x, C: Entity, X: Executor> Repo<'x, C, X> {
         };
         let rows = self
             .executor()
-            .query_map(&lookup_statements(lookup).find_any, &[&keys], &decode)
+            .query_map(
+                &lookup_statements(lookup, self.executor().settings()).find_any,
+                &[&keys],
+                &decode,
+            )
             .await?;
         for (key, child) in rows {
             groups.entry(key).or_default().push(child);

@@ -3,18 +3,19 @@
 //! A [`Statement`] is what the executor prepares and caches: SQL, explicit parameter types and
 //! the labels tracing, errors and strict mode report. Nothing here talks to a server.
 
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio_postgres::types::Type;
 
-use crate::entity::{conflict_column, insert_columns, update_columns, ColumnDef, Entity};
+use crate::entity::{ColumnDef, Entity};
 
+mod entity_statements;
 pub(crate) mod param_array;
 pub(crate) mod raw;
 mod unnest;
 
-use unnest::unnest_source;
+pub use entity_statements::EntityStatements;
+pub(crate) use entity_statements::LookupStatements;
 
 /// Whether a statement only reads or may write: reads may be routed to a replica, writes go
 /// to the primary. Independent of its [`Shape`] (an `INSERT … RETURNING` writes and returns
@@ -75,6 +76,9 @@ pub struct Statement {
     /// The table (schema-qualified as written) when it belongs to a tenant entity: it runs
     /// only in a tenant scope (`tenant::admit`).
     pub(crate) tenant_table: Option<&'static str>,
+    /// Its last parameter is the scope's tenant, which the execution path binds (a statement
+    /// of a tenant entity's filtered set, or an insert of one).
+    pub(crate) tenant_param: bool,
 }
 
 impl Statement {
@@ -118,12 +122,13 @@ impl Statement {
             },
             keyed: None,
             tenant_table: None,
+            tenant_param: false,
         }
     }
 
     /// The same statement, on `E`'s table, and tenant-scoped when `E` has a tenant column.
     pub(crate) fn of_entity<E: Entity>(mut self) -> Self {
-        self.tenant_table = tenant_table::<E>();
+        self.tenant_table = entity_statements::tenant_table::<E>();
         self
     }
 
@@ -183,15 +188,6 @@ impl Statement {
     }
 }
 
-/// `E`'s table reference when `E` has a tenant column, built once per entity and kept for the
-/// process (like the statements that carry it).
-fn tenant_table<E: Entity>() -> Option<&'static str> {
-    E::columns()
-        .iter()
-        .any(|c| c.tenant)
-        .then(|| &*Box::leak(table_ref::<E>().into_boxed_str()))
-}
-
 /// Quotes an identifier for PostgreSQL (`"name"`, inner quotes doubled).
 pub(crate) fn quote_ident(out: &mut String, ident: &str) {
     out.push('"');
@@ -232,283 +228,9 @@ pub(crate) fn column_list<'a>(
 }
 
 /// `$1, $2, …, $n`.
-fn placeholders(n: usize) -> String {
+pub(crate) fn placeholders(n: usize) -> String {
     (1..=n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// The per-lookup-column statements.
-#[derive(Debug)]
-pub(crate) struct LookupStatements {
-    pub(crate) find: Statement,
-    pub(crate) find_any: Statement,
-    pub(crate) count: Statement,
-}
-
-/// Every statement of one entity. Built once per process by generated code.
-#[derive(Debug)]
-pub struct EntityStatements {
-    pub(crate) table: String,
-    pub(crate) select_list: String,
-    pub(crate) all: Statement,
-    pub(crate) get: Statement,
-    pub(crate) get_many: Statement,
-    pub(crate) insert: Statement,
-    pub(crate) insert_many: Statement,
-    pub(crate) insert_many_count: Statement,
-    pub(crate) insert_count: Statement,
-    pub(crate) update: Option<Statement>,
-    pub(crate) upsert: Option<Statement>,
-    pub(crate) delete: Statement,
-    pub(crate) delete_many: Statement,
-    pub(crate) count: Statement,
-    /// Indexed like `Entity::columns()`; `Some` for lookup columns.
-    pub(crate) lookups: Vec<Option<LookupStatements>>,
-}
-
-fn label(kind: &str, column: &str) -> &'static str {
-    // Labels live as long as the process, like the statements that carry them; there is one
-    // per lookup column per entity, built once.
-    Box::leak(format!("{kind}_{column}").into_boxed_str())
-}
-
-impl EntityStatements {
-    /// Builds every statement of `E`.
-    pub fn new<E: Entity>() -> Self {
-        let columns = E::columns();
-        let pk = &columns[E::primary_key()];
-        let table = table_ref::<E>();
-        let tname = E::TABLE;
-        let select_list = column_list(columns, "");
-        let returning = format!(" RETURNING {select_list}");
-        let select = format!("SELECT {select_list} FROM {table}");
-        let mut pk_name = String::new();
-        quote_ident(&mut pk_name, pk.name);
-
-        let all = Statement::new(select.clone(), vec![], tname, "all", Shape::Rows);
-        let get = Statement::new(
-            format!("{select} WHERE {pk_name} = $1"),
-            vec![pk.pg_type.clone()],
-            tname,
-            "get",
-            Shape::SingleRow,
-        )
-        .keyed_by(Keyed::PrimaryKey);
-        let get_many = Statement::new(
-            format!("{select} WHERE {pk_name} = ANY($1)"),
-            vec![pk.array_type.clone()],
-            tname,
-            "get_many",
-            Shape::Rows,
-        );
-
-        let insertable: Vec<&ColumnDef> = insert_columns::<E>().map(|(_, c)| c).collect();
-        // `INSERT INTO t (cols) <source>`: one row from VALUES, or many from UNNEST of arrays.
-        let insert_from = |many: bool, returning: &str, label| {
-            let (sql, types) = if insertable.is_empty() && !many {
-                (
-                    format!("INSERT INTO {table} DEFAULT VALUES{returning}"),
-                    vec![],
-                )
-            } else if many {
-                let (source, types) = unnest_source(&insertable);
-                let sql = format!(
-                    "INSERT INTO {table} ({}) {source}{returning}",
-                    column_list(insertable.iter().copied(), ""),
-                );
-                (sql, types)
-            } else {
-                let sql = format!(
-                    "INSERT INTO {table} ({}) VALUES ({}){returning}",
-                    column_list(insertable.iter().copied(), ""),
-                    placeholders(insertable.len())
-                );
-                (sql, insertable.iter().map(|c| c.pg_type.clone()).collect())
-            };
-            Statement::new(sql, types, tname, label, Shape::Write)
-        };
-        let insert = insert_from(false, &returning, "insert");
-        // One row: VALUES costs the server less than unnesting one-element arrays.
-        let insert_count = insert_from(false, "", "insert_many_count");
-        let insert_many = insert_from(true, &returning, "insert_many");
-        let insert_many_count = insert_from(true, "", "insert_many_count");
-
-        let updatable: Vec<&ColumnDef> = update_columns::<E>().map(|(_, c)| c).collect();
-        let update = (!updatable.is_empty()).then(|| {
-            let mut sets = String::new();
-            for (i, c) in updatable.iter().enumerate() {
-                if i > 0 {
-                    sets.push_str(", ");
-                }
-                quote_ident(&mut sets, c.name);
-                let _ = write!(sets, " = ${}", i + 1);
-            }
-            let mut types: Vec<Type> = updatable.iter().map(|c| c.pg_type.clone()).collect();
-            types.push(pk.pg_type.clone());
-            Statement::new(
-                format!(
-                    "UPDATE {table} SET {sets} WHERE {pk_name} = ${}{returning}",
-                    updatable.len() + 1
-                ),
-                types,
-                tname,
-                "update",
-                Shape::Write,
-            )
-        });
-
-        let conflict = conflict_column::<E>().and_then(|index| columns.get(index));
-        let upsert = conflict.filter(|_| !insertable.is_empty()).map(|target| {
-            let mut sets = String::new();
-            for c in insertable.iter().filter(|c| c.name != target.name) {
-                if !sets.is_empty() {
-                    sets.push_str(", ");
-                }
-                quote_ident(&mut sets, c.name);
-                sets.push_str(" = EXCLUDED.");
-                quote_ident(&mut sets, c.name);
-            }
-            let mut target_name = String::new();
-            quote_ident(&mut target_name, target.name);
-            // With nothing to update, a no-op assignment still makes RETURNING yield the row.
-            if sets.is_empty() {
-                let _ = write!(sets, "{target_name} = EXCLUDED.{target_name}");
-            }
-            let placeholders = placeholders(insertable.len());
-            Statement::new(
-                format!(
-                    "INSERT INTO {table} ({}) VALUES ({placeholders}) \
-                     ON CONFLICT ({target_name}) DO UPDATE SET {sets}{returning}",
-                    column_list(insertable.iter().copied(), "")
-                ),
-                insertable.iter().map(|c| c.pg_type.clone()).collect(),
-                tname,
-                "upsert",
-                Shape::Write,
-            )
-        });
-
-        let delete = Statement::new(
-            format!("DELETE FROM {table} WHERE {pk_name} = $1"),
-            vec![pk.pg_type.clone()],
-            tname,
-            "delete",
-            Shape::Write,
-        );
-        let delete_many = Statement::new(
-            format!("DELETE FROM {table} WHERE {pk_name} = ANY($1)"),
-            vec![pk.array_type.clone()],
-            tname,
-            "delete_many",
-            Shape::Write,
-        );
-        let count = Statement::new(
-            format!("SELECT count(*) FROM {table}"),
-            vec![],
-            tname,
-            "count",
-            Shape::Rows,
-        );
-
-        let lookups = columns
-            .iter()
-            .map(|c| {
-                c.lookup.then(|| {
-                    let mut col = String::new();
-                    quote_ident(&mut col, c.name);
-                    LookupStatements {
-                        find: Statement::new(
-                            format!("{select} WHERE {col} = $1 ORDER BY {pk_name}"),
-                            vec![c.pg_type.clone()],
-                            tname,
-                            label("find_by", c.name),
-                            if c.unique {
-                                Shape::SingleRow
-                            } else {
-                                Shape::Rows
-                            },
-                        )
-                        .keyed_by(Keyed::Column),
-                        find_any: Statement::new(
-                            // No ORDER BY: a server-side sort of a large batch costs more than
-                            // the scan; callers group and order in memory.
-                            format!("{select} WHERE {col} = ANY($1)"),
-                            vec![c.array_type.clone()],
-                            tname,
-                            label("find_any_by", c.name),
-                            Shape::Rows,
-                        ),
-                        count: Statement::new(
-                            format!("SELECT count(*) FROM {table} WHERE {col} = $1"),
-                            vec![c.pg_type.clone()],
-                            tname,
-                            label("count_by", c.name),
-                            Shape::Rows,
-                        )
-                        .keyed_by(Keyed::Column),
-                    }
-                })
-            })
-            .collect();
-
-        let mut statements = EntityStatements {
-            table,
-            select_list,
-            all,
-            get,
-            get_many,
-            insert,
-            insert_many,
-            insert_many_count,
-            insert_count,
-            update,
-            upsert,
-            delete,
-            delete_many,
-            count,
-            lookups,
-        };
-        let tenant = tenant_table::<E>();
-        for statement in statements.each_mut() {
-            statement.tenant_table = tenant;
-        }
-        statements
-    }
-
-    /// Every statement, to mark them all alike.
-    fn each_mut(&mut self) -> impl Iterator<Item = &mut Statement> {
-        [
-            &mut self.all,
-            &mut self.get,
-            &mut self.get_many,
-            &mut self.insert,
-            &mut self.insert_many,
-            &mut self.insert_many_count,
-            &mut self.insert_count,
-            &mut self.delete,
-            &mut self.delete_many,
-            &mut self.count,
-        ]
-        .into_iter()
-        .chain(self.update.as_mut())
-        .chain(self.upsert.as_mut())
-        .chain(
-            self.lookups
-                .iter_mut()
-                .flatten()
-                .flat_map(|l| [&mut l.find, &mut l.find_any, &mut l.count]),
-        )
-    }
-
-    /// The quoted, possibly schema-qualified table name.
-    pub fn table(&self) -> &str {
-        &self.table
-    }
-
-    /// The entity's columns as a quoted, comma-separated list (for hand-written SQL).
-    pub fn select_list(&self) -> &str {
-        &self.select_list
-    }
 }

@@ -6,14 +6,18 @@ use tokio_postgres::types::Type;
 use crate::entity::ColumnDef;
 
 /// The row source of `insert_many`, and its parameter types: `UNNEST` of one array per column,
-/// in the order of `columns`.
+/// in the order of `columns`, then `one_value`'s column bound once for every row (the scope's
+/// tenant).
 ///
 /// A column whose type the server resolves from the column is cast to its array type (an
 /// `UNNEST` argument has no column to take a type from). A column that is itself an array is
 /// bound as one flat array of every row's elements plus each row's bounds in it
 /// (`sql::param_array::FlatArray`), and sliced back per row: `UNNEST` would flatten the rows'
 /// arrays into one.
-pub(super) fn unnest_source(columns: &[&ColumnDef]) -> (String, Vec<Type>) {
+pub(super) fn unnest_source(
+    columns: &[&ColumnDef],
+    one_value: Option<&ColumnDef>,
+) -> (String, Vec<Type>) {
     let mut types = Vec::new();
     let mut args = Vec::new();
     let mut aliases = Vec::new();
@@ -43,14 +47,18 @@ pub(super) fn unnest_source(columns: &[&ColumnDef]) -> (String, Vec<Type>) {
         }
     }
     let args = args.join(", ");
+    let tail = one_value.map_or_else(String::new, |column| {
+        types.push(column.pg_type.clone());
+        format!(", ${}", types.len())
+    });
     let source = if flat {
         format!(
-            "SELECT {} FROM UNNEST({args}) AS u({})",
+            "SELECT {}{tail} FROM UNNEST({args}) AS u({})",
             select.join(", "),
             aliases.join(", ")
         )
     } else {
-        format!("SELECT * FROM UNNEST({args})")
+        format!("SELECT *{tail} FROM UNNEST({args})")
     };
     (source, types)
 }

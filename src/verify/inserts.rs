@@ -107,13 +107,13 @@ pub(super) fn check(table: &str, columns: &[ColumnDef], rows: &[Row]) -> Vec<Mis
         let field = columns.iter().find(|c| c.name == fill.name);
         let reason = match field {
             None if fill.null_when_left_out() => InsertFailure::ColumnNotInEntity,
-            Some(field) if !field.is_inserted() && fill.null_when_left_out() => {
+            Some(field) if !field.is_written() && fill.null_when_left_out() => {
                 InsertFailure::GeneratedWithoutDefault
             }
-            Some(field) if field.is_inserted() && fill.identity == "a" => {
+            Some(field) if field.is_written() && fill.identity == "a" => {
                 InsertFailure::WritesIdentityAlways
             }
-            Some(field) if field.is_inserted() && !fill.generated.is_empty() => {
+            Some(field) if field.is_written() && !fill.generated.is_empty() => {
                 InsertFailure::WritesGeneratedColumn
             }
             _ => continue,

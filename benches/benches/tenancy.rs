@@ -1,0 +1,176 @@
+//! Tenant scopes against unscoped statements (`cargo bench -p pgrepo-benches --bench tenancy`).
+//!
+//! Group `tenant_get` (a get by primary key) and `tenant_page` (the first page of 20 of a
+//! listing), each: `unscoped` (a table without row-level security, a plain `Db`), `scoped`
+//! (the same rows in a table with a tenant policy, read as an ordinary role through
+//! `db.tenant(id)`, the scope made per call as a request handler would), and, for the get,
+//! `tokio_postgres_pipelined` (what the scope sends, written by hand: `BEGIN`,
+//! `set_config`, the statement and `COMMIT` pipelined on one connection, the floor of the
+//! technique). The issue's target: scoped ≤ 1.15× unscoped. One connection each.
+
+use criterion::{BenchmarkId, Criterion};
+use pgrepo::testkit::TestCluster;
+use pgrepo::{Db, Entity, Executor as _, Timeouts};
+
+const TENANTS: i64 = 10;
+const PER_TENANT: i64 = 1_000;
+
+// Only decoded.
+#[allow(dead_code)]
+#[derive(Debug, Clone, Entity)]
+#[pgrepo(table = "notes", order_by = "id")]
+struct Note {
+    #[pgrepo(id, generated)]
+    id: i64,
+    #[pgrepo(tenant)]
+    tenant_id: i64,
+    body: String,
+    score: f64,
+}
+
+#[allow(dead_code)]
+#[derive(Debug, Clone, Entity)]
+#[pgrepo(table = "plain_notes", order_by = "id")]
+struct PlainNote {
+    #[pgrepo(id, generated)]
+    id: i64,
+    tenant_id: i64,
+    body: String,
+    score: f64,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE notes (
+    id BIGSERIAL PRIMARY KEY,
+    tenant_id BIGINT NOT NULL,
+    body TEXT NOT NULL,
+    score DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX notes_tenant ON notes (tenant_id, id);
+INSERT INTO notes (tenant_id, body, score)
+SELECT 1 + (i - 1) % 10, 'note ' || i, i * 0.5 FROM generate_series(1, 10000) i;
+CREATE TABLE plain_notes AS SELECT * FROM notes;
+ALTER TABLE plain_notes ADD PRIMARY KEY (id);
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON notes
+    USING (tenant_id = (SELECT NULLIF(current_setting('pgrepo.tenant', true), '')::bigint));
+CREATE ROLE bench_app LOGIN;
+GRANT SELECT ON notes, plain_notes TO bench_app;
+ANALYZE notes;
+ANALYZE plain_notes;";
+
+async fn db(url: &str) -> Db {
+    Db::builder(url)
+        .expect("url")
+        .max_size(1)
+        .timeouts(Timeouts::none())
+        .connect()
+        .await
+        .expect("connect")
+}
+
+fn as_role(url: &str, role: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (_, host) = rest.split_once('@').expect("a user in the URL");
+    format!("{scheme}://{role}@{host}")
+}
+
+fn main() {
+    let mut criterion: Criterion = pgrepo_benches::config::criterion();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cluster = TestCluster::shared().expect("test cluster");
+    let (database, app, raw) = runtime.block_on(async {
+        let database = cluster.create_database("tenancy").await.expect("database");
+        let admin = database.connect().await.expect("connect");
+        // The role is the cluster's: left from an earlier run, it is dropped first.
+        let _ = admin
+            .batch_execute("DROP OWNED BY bench_app; DROP ROLE bench_app")
+            .await;
+        admin.batch_execute(SCHEMA).await.expect("schema");
+        let url = as_role(&database.url(), "bench_app");
+        let (raw, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .expect("raw connect");
+        tokio::spawn(connection);
+        (database, db(&url).await, raw)
+    });
+
+    let id_of = |i: i64| (i % (TENANTS * PER_TENANT)) + 1;
+    let tenant_of = |id: i64| 1 + (id - 1) % TENANTS;
+    let mut group = criterion.benchmark_group("tenant_get");
+    let mut i = 0;
+    group.bench_function(BenchmarkId::from_parameter("unscoped"), |b| {
+        let notes = app.repo::<PlainNote>();
+        b.iter(|| {
+            i += 1;
+            let id = id_of(i);
+            let note = runtime.block_on(notes.get(id)).expect("get");
+            assert_eq!(note.map(|n| n.id), Some(id));
+        })
+    });
+    group.bench_function(BenchmarkId::from_parameter("scoped"), |b| {
+        b.iter(|| {
+            i += 1;
+            let id = id_of(i);
+            let scope = app.tenant(tenant_of(id)).expect("tenant");
+            let note = runtime.block_on(scope.repo::<Note>().get(id)).expect("get");
+            assert_eq!(note.map(|n| n.id), Some(id));
+        })
+    });
+    let get = runtime
+        .block_on(raw.prepare("SELECT id, tenant_id, body, score FROM notes WHERE id = $1"))
+        .expect("prepare");
+    group.bench_function(
+        BenchmarkId::from_parameter("tokio_postgres_pipelined"),
+        |b| {
+            b.iter(|| {
+                i += 1;
+                let id = id_of(i);
+                let tenant = tenant_of(id).to_string();
+                let found = runtime.block_on(async {
+                    let set_params = [(&tenant as _, tokio_postgres::types::Type::TEXT)];
+                    let get_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+                    let begin = raw.batch_execute("BEGIN");
+                    let set = raw
+                        .query_typed("SELECT set_config('pgrepo.tenant', $1, true)", &set_params);
+                    let row = raw.query_opt(&get, &get_params);
+                    let commit = raw.batch_execute("COMMIT");
+                    let (b, s, r, c) = futures_util::future::join4(begin, set, row, commit).await;
+                    b.and(s.map(drop)).and(c).expect("envelope");
+                    r.expect("get").map(|row| row.get::<_, i64>(0))
+                });
+                assert_eq!(found, Some(id));
+            })
+        },
+    );
+    group.finish();
+
+    let mut group = criterion.benchmark_group("tenant_page");
+    group.bench_function(BenchmarkId::from_parameter("unscoped"), |b| {
+        let notes = app.repo::<PlainNote>();
+        b.iter(|| {
+            let listing = notes.list();
+            let page = runtime.block_on(listing.first(20)).expect("page");
+            assert_eq!(page.items.len(), 20);
+        })
+    });
+    let mut t = 0;
+    group.bench_function(BenchmarkId::from_parameter("scoped"), |b| {
+        b.iter(|| {
+            t = t % TENANTS + 1;
+            let scope = app.tenant(t).expect("tenant");
+            let notes = scope.repo::<Note>();
+            let listing = notes.list();
+            let page = runtime.block_on(listing.first(20)).expect("page");
+            assert_eq!(page.items.len(), 20);
+        })
+    });
+    group.finish();
+    drop(app);
+    drop(raw);
+    drop(database);
+    criterion.final_summary();
+}
