@@ -2,8 +2,8 @@
 //! today; a tenant), each in a one-statement transaction that sets them transaction-locally.
 //!
 //! A statement of a scope takes a pooled connection of its own and sends, without waiting in
-//! between, `BEGIN` with `SET LOCAL` of the scope's timeouts, `set_config(name, $1, true)` of
-//! its bound settings, the statement, and `COMMIT`: one network round trip. Nothing of the
+//! between, `BEGIN` with `SET LOCAL` of the scope's settings (in one message), the statement,
+//! and `COMMIT`: one network round trip. Nothing of the
 //! settings outlives the transaction: once the server has answered the `COMMIT` the connection
 //! is clean; a statement whose future is dropped earlier leaves its connection to be rolled
 //! back (or closed) before anyone else gets it (`pool::Exclusive`). Transactions begun from a
@@ -63,7 +63,8 @@ impl fmt::Debug for Scope {
 
 impl Scope {
     pub(crate) fn new(db: Db, settings: Settings, at: &'static Location<'static>) -> Scope {
-        let begin = TxOptions::new().begin_sql_after(settings.tx_timeouts.as_ref());
+        let begin = TxOptions::new()
+            .begin_sql_after(settings.tx_timeouts.as_ref(), settings.locals.as_deref());
         Scope {
             inner: Arc::new(ScopeInner {
                 db,
@@ -158,7 +159,6 @@ impl Executor for Scope {
         let envelope = Envelope {
             prelude: Some(Prelude {
                 sql: &self.inner.begin,
-                locals: self.inner.settings.locals.as_deref(),
                 sent: None,
             }),
             postlude: Some("COMMIT"),

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tokio_postgres::error::SqlState;
 
 use crate::error::{answered_by_server, Error, Result};
-use crate::exec::envelope::{Envelope, Prelude, Sent};
+use crate::exec::envelope::{Envelope, Locals, Prelude, Sent};
 use crate::exec::lease::TxFlags;
 use crate::exec::{Executor, Lease, Sealed, Settings};
 use crate::pool::Exclusive;
@@ -106,12 +106,16 @@ impl TxOptions {
 
     /// The text sent before the transaction's first statement.
     pub fn begin_sql(&self) -> String {
-        self.begin_sql_after(None)
+        self.begin_sql_after(None, None)
     }
 
     /// As [`begin_sql`](Self::begin_sql), with the `Db`'s timeouts first where it sets them
     /// per transaction (the transaction's own then override them).
-    pub(crate) fn begin_sql_after(&self, db_timeouts: Option<&Timeouts>) -> String {
+    pub(crate) fn begin_sql_after(
+        &self,
+        db_timeouts: Option<&Timeouts>,
+        locals: Option<&Locals>,
+    ) -> String {
         let mut sql = String::from("BEGIN");
         if let Some(isolation) = self.isolation {
             sql.push_str(" ISOLATION LEVEL ");
@@ -122,6 +126,10 @@ impl TxOptions {
         }
         if self.deferrable {
             sql.push_str(" DEFERRABLE");
+        }
+        if let Some(locals) = locals {
+            sql.push_str("; ");
+            sql.push_str(locals.sql());
         }
         for timeouts in db_timeouts.into_iter().chain(&self.timeouts) {
             let set = timeouts.set_local();
@@ -181,7 +189,8 @@ impl Tx {
     ) -> Tx {
         Tx {
             conn: Exclusive::new(conn, hold),
-            begin_sql: options.begin_sql_after(settings.tx_timeouts.as_ref()),
+            begin_sql: options
+                .begin_sql_after(settings.tx_timeouts.as_ref(), settings.locals.as_deref()),
             turn: tokio::sync::Mutex::new(()),
             aborted: AtomicBool::new(false),
             unseen: AtomicBool::new(false),
@@ -407,7 +416,6 @@ impl Executor for Tx {
         let envelope = Envelope {
             prelude: Some(Prelude {
                 sql: &self.begin_sql,
-                locals: self.settings.locals.as_deref(),
                 sent: Some(Sent {
                     flag: self.conn.open_flag(),
                     _turn: turn,

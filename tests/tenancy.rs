@@ -597,3 +597,22 @@ async fn a_tenant_id_of_another_type_than_the_column_is_refused_before_anything_
         .unwrap_err();
     assert!(matches!(error, Error::InvalidTenant { .. }), "{error:?}");
 }
+
+#[tokio::test]
+async fn a_tenant_id_reaches_the_server_exactly_as_given() {
+    let t = tenants("tenant_exact", |b| b).await;
+    for id in [
+        r"o'brien",
+        r"back\slash\'",
+        r"'; RESET ALL; SELECT '",
+        "ünïcødé ✓",
+        "E'x'",
+    ] {
+        let scope = t.app.tenant(id).unwrap();
+        let rows = scope
+            .query("SELECT current_setting('pgrepo.tenant')", &[])
+            .await
+            .unwrap();
+        assert_eq!(rows[0].get::<_, String>(0), id);
+    }
+}

@@ -146,6 +146,48 @@ fn main() {
             })
         },
     );
+    let set_prepared = runtime
+        .block_on(raw.prepare_typed(
+            "SELECT set_config('pgrepo.tenant', $1, true)",
+            &[tokio_postgres::types::Type::TEXT],
+        ))
+        .expect("prepare");
+    group.bench_function(BenchmarkId::from_parameter("tokio_postgres_prepared_set"), |b| {
+        b.iter(|| {
+            i += 1;
+            let id = id_of(i);
+            let tenant = tenant_of(id).to_string();
+            let found = runtime.block_on(async {
+                let set_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&tenant];
+                let get_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+                let begin = raw.batch_execute("BEGIN");
+                let set = raw.execute(&set_prepared, &set_params);
+                let row = raw.query_opt(&get, &get_params);
+                let commit = raw.batch_execute("COMMIT");
+                let (b, s, r, c) = futures_util::future::join4(begin, set, row, commit).await;
+                b.and(s.map(drop)).and(c).expect("envelope");
+                r.expect("get").map(|row| row.get::<_, i64>(0))
+            });
+            assert_eq!(found, Some(id));
+        })
+    });
+    group.bench_function(BenchmarkId::from_parameter("tokio_postgres_simple_prelude"), |b| {
+        b.iter(|| {
+            i += 1;
+            let id = id_of(i);
+            let prelude = format!("BEGIN; SET LOCAL pgrepo.tenant = '{}'", tenant_of(id));
+            let found = runtime.block_on(async {
+                let get_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+                let begin = raw.batch_execute(&prelude);
+                let row = raw.query_opt(&get, &get_params);
+                let commit = raw.batch_execute("COMMIT");
+                let (b, r, c) = futures_util::future::join3(begin, row, commit).await;
+                b.and(c).expect("envelope");
+                r.expect("get").map(|row| row.get::<_, i64>(0))
+            });
+            assert_eq!(found, Some(id));
+        })
+    });
     group.finish();
 
     let mut group = criterion.benchmark_group("tenant_page");

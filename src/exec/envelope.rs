@@ -3,8 +3,8 @@
 //!
 //! - a *prelude* goes before the statement: `BEGIN` with a transaction's options on its first
 //!   statement (a [`Tx`](crate::Tx) begins lazily), or the `BEGIN` of a one-statement
-//!   transaction ([`Scope`](crate::Scope)); with it, transaction-local settings bound as
-//!   parameters ([`Locals`]: a tenant);
+//!   transaction ([`Scope`](crate::Scope)); in the same message, transaction-local settings
+//!   ([`Locals`]: a tenant, timeouts);
 //! - a *postlude* goes after it: `COMMIT` of a one-statement transaction, later the capture of
 //!   a WAL position after a write.
 //!
@@ -14,9 +14,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use deadpool_postgres::ClientWrapper;
-use futures_util::TryStreamExt as _;
-use tokio_postgres::types::{ToSql, Type};
 
 /// Text sent before and after a statement (simple protocol), and who to tell once the
 /// prelude is on its way.
@@ -39,74 +36,55 @@ impl Envelope<'_> {
 /// Statements sent before the statement.
 pub(crate) struct Prelude<'a> {
     pub(crate) sql: &'a str,
-    /// Transaction-local settings sent right after `sql`, with their values bound.
-    pub(crate) locals: Option<&'a Locals>,
     /// Set once the prelude has been handed to the connection (even if its future is dropped
     /// afterwards), with whatever guard kept other statements from overtaking it.
     pub(crate) sent: Option<Sent<'a>>,
 }
 
-impl Prelude<'_> {
-    /// Sends the prelude: its text, then its locals, both handed to the connection at the
-    /// first poll (so a caller may poll once, then send the statement behind it).
-    pub(crate) async fn send(
-        sql: &str,
-        locals: Option<&Locals>,
-        client: &ClientWrapper,
-    ) -> Result<(), tokio_postgres::Error> {
-        let text = client.batch_execute(sql);
-        let set = async {
-            match locals {
-                Some(locals) => locals.send(client).await,
-                None => Ok(()),
-            }
-        };
-        // `join` polls `text` first: it is sent before the settings.
-        let (text, set) = futures_util::future::join(text, set).await;
-        text?;
-        set
-    }
-}
-
-/// Settings that hold for one transaction (`set_config(name, value, true)`), their values bound
-/// as parameters: nothing a caller gives is ever quoted into SQL text.
+/// Settings that hold for one transaction (`SET LOCAL name = E'value'`), sent in the same
+/// message as the transaction's `BEGIN`: no request, no parse and no round trip of their own.
+///
+/// Each value is a string literal in PostgreSQL's escape syntax (`E'…'`, backslashes and
+/// quotes doubled), which the server reads the same whatever `standard_conforming_strings`
+/// says; values with a NUL byte are refused before (`tenant::checked_id`), and names are the
+/// library's own or checked setting names (`tenant::check_setting_name`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Locals {
     sql: String,
-    values: Vec<String>,
 }
 
-#[allow(dead_code)] // until tenant scopes set them
 impl Locals {
-    /// `set_config` of each `(name, value)`; names are the library's own constants.
+    /// `SET LOCAL` of each `(name, value)`.
     pub(crate) fn new(settings: &[(&str, &str)]) -> Self {
-        let calls: Vec<String> = (0..settings.len())
-            .map(|i| format!("set_config(${}, ${}, true)", 2 * i + 1, 2 * i + 2))
-            .collect();
-        Locals {
-            sql: format!("SELECT {}", calls.join(", ")),
-            values: settings
-                .iter()
-                .flat_map(|(name, value)| [(*name).to_owned(), (*value).to_owned()])
-                .collect(),
+        let sql = settings
+            .iter()
+            .map(|(name, value)| format!("SET LOCAL {name} = {}", escaped_literal(value)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Locals { sql }
+    }
+
+    /// The statements, `;`-separated.
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+}
+
+/// `value` as an escape string literal: `E'…'` with `\` and `'` doubled.
+fn escaped_literal(value: &str) -> String {
+    debug_assert!(!value.contains('\0'), "values are checked for NUL before");
+    let mut out = String::with_capacity(value.len() + 3);
+    out.push_str("E'");
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("''"),
+            c => out.push(c),
         }
     }
-
-    /// The value set under `name`, if any.
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .chunks(2)
-            .find(|pair| pair[0] == name)
-            .map(|pair| pair[1].as_str())
-    }
-
-    async fn send(&self, client: &ClientWrapper) -> Result<(), tokio_postgres::Error> {
-        let params = self.values.iter().map(|v| (v as &dyn ToSql, Type::TEXT));
-        let rows = client.query_typed_raw(&self.sql, params).await?;
-        let mut rows = std::pin::pin!(rows);
-        while rows.try_next().await?.is_some() {}
-        Ok(())
-    }
+    out.push('\'');
+    out
 }
 
 /// Marks a scope's prelude as sent and releases the scope's other statements, which waited so
@@ -128,14 +106,11 @@ mod tests {
     use super::Locals;
 
     #[test]
-    fn locals_bind_names_and_values() {
-        let locals = Locals::new(&[("pgrepo.tenant", "42"), ("app.x", "it's")]);
+    fn locals_are_set_with_escaped_literals() {
+        let locals = Locals::new(&[("pgrepo.tenant", "42"), ("app.x", r"it's \' x")]);
         assert_eq!(
-            locals.sql,
-            "SELECT set_config($1, $2, true), set_config($3, $4, true)"
+            locals.sql(),
+            r"SET LOCAL pgrepo.tenant = E'42'; SET LOCAL app.x = E'it''s \\'' x'"
         );
-        assert_eq!(locals.values, ["pgrepo.tenant", "42", "app.x", "it's"]);
-        assert_eq!(locals.get("app.x"), Some("it's"));
-        assert_eq!(locals.get("nope"), None);
     }
 }

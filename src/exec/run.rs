@@ -14,7 +14,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 use tracing::Instrument as _;
 
-use super::envelope::{Envelope, Prelude};
+use super::envelope::Envelope;
 use super::settings::StatementMode;
 use super::{Decode, Params};
 use crate::error::{Error, Result};
@@ -347,7 +347,7 @@ async fn prelude_alone(
     let Some(mut prelude) = envelope.prelude.take() else {
         return Ok(());
     };
-    let mut sending = pin!(Prelude::send(prelude.sql, prelude.locals, client));
+    let mut sending = pin!(client.batch_execute(prelude.sql));
     // Polling it once hands the prelude to the connection.
     let early = std::future::poll_fn(|cx| Poll::Ready(sending.as_mut().poll(cx))).await;
     if let Some(sent) = prelude.sent.take() {
@@ -370,10 +370,10 @@ async fn enveloped<A: Attempt>(
     envelope: &mut Envelope<'_>,
     attempt: &A,
 ) -> std::result::Result<A::Output, Failure> {
-    let prelude_sql = envelope.prelude.as_ref().map(|p| (p.sql, p.locals));
+    let prelude_sql = envelope.prelude.as_ref().map(|p| p.sql);
     let mut prelude = pin!(async {
         match prelude_sql {
-            Some((sql, locals)) => Prelude::send(sql, locals, client).await,
+            Some(sql) => client.batch_execute(sql).await,
             None => Ok(()),
         }
     });

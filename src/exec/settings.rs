@@ -40,7 +40,7 @@ pub struct Settings {
     /// The `Db`'s timeouts, when they must be set in each transaction (`SET LOCAL`) because
     /// connections cannot carry them (a pooler in transaction mode).
     pub(crate) tx_timeouts: Option<crate::Timeouts>,
-    /// Settings every transaction of the scope sets for itself (`set_config(…, true)`): a
+    /// Settings every transaction of the scope sets for itself (`SET LOCAL` in its `BEGIN`): a
     /// tenant.
     pub(crate) locals: Option<Arc<Locals>>,
     /// The tenant the scope serves, if any.
