@@ -95,7 +95,7 @@ pub(crate) struct Lifetime {
     /// for its whole life). An entry left by a closed connection whose address a new one
     /// reuses is harmless: it is older than the new connection, and the more recent time wins.
     returned: Mutex<HashMap<usize, Instant>>,
-    /// A reaper runs (set by its rounds, see `Connections::maintain`).
+    /// A reaper runs (set with the pool, see `Connections::new`; cleared when it ends).
     reaped: AtomicBool,
 }
 

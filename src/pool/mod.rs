@@ -217,6 +217,12 @@ impl Connections {
         hold_warning: Option<Duration>,
         lifetime: Arc<Lifetime>,
     ) -> Self {
+        // `DbBuilder::build` spawns the reaper (`spawn_reaper`) right after, exactly when a
+        // rule needs it and there is a runtime: from the first statement on, lane connections
+        // leave their lifetime to it.
+        let reaped = lifetime.settings.reap_interval().is_some()
+            && tokio::runtime::Handle::try_current().is_ok();
+        lifetime.set_reaped(reaped);
         Connections {
             pool,
             lane: Mutex::new(Lane::new(pipelining)),
@@ -235,8 +241,6 @@ impl Connections {
             return false;
         }
         let lifetime = &self.lifetime;
-        // From now on lane connections leave their lifetime to these rounds.
-        lifetime.set_reaped(true);
         let now = Instant::now();
         let leaving = {
             let mut lane = lock(&self.lane);
