@@ -5,9 +5,10 @@
 //! This is what makes an exhausted pool diagnosable: [`Error::PoolTimeout`](crate::Error)
 //! carries the longest current holders, and a connection held longer than the hold warning
 //! threshold is logged (a `tracing` warning) once when the threshold passes, naming where it
-//! was borrowed, and once more when it comes back. Registration is a lock and a slot; the
-//! warning is one timer task per holder, aborted when the connection comes back, and none at
-//! all when warnings are off.
+//! was borrowed, and once more when it comes back. Registration is a lock and a slot, and no
+//! task: one task per pool (spawned with the first registration, none when warnings are off)
+//! looks at the holders every quarter of the threshold, so a warning comes up to a quarter of
+//! the threshold after it passes.
 
 use std::fmt;
 use std::panic::Location;
@@ -19,6 +20,9 @@ use tokio::task::AbortHandle;
 /// How long a connection may be held before it is logged (default of
 /// [`DbBuilder::hold_warning`](crate::DbBuilder::hold_warning)).
 pub(crate) const DEFAULT_HOLD_WARNING: Duration = Duration::from_secs(10);
+
+/// The holders are looked at every quarter of the threshold, but no more often than this.
+const SCAN_MIN: Duration = Duration::from_millis(10);
 
 /// How many holders an [`Error::PoolTimeout`](crate::Error::PoolTimeout) names.
 pub(crate) const HOLDERS_REPORTED: usize = 5;
@@ -66,12 +70,18 @@ pub(crate) struct Holders {
 struct State {
     slots: Vec<Slot>,
     free: Vec<usize>,
+    /// The task that warns about long holders (`None` until the first registration, or when
+    /// warnings are off). Spawned again if it ended (its runtime shut down).
+    scanner: Option<AbortHandle>,
+    /// Scanner tasks spawned, for the tests.
+    #[cfg(test)]
+    scanners_spawned: usize,
 }
 
 #[derive(Debug, Default)]
 struct Slot {
     held: Option<Held>,
-    /// Bumped each time the slot is reused, so that a late timer never warns about the next
+    /// Bumped each time the slot is reused, so that a stale `Hold` never releases the next
     /// holder.
     generation: u64,
 }
@@ -97,58 +107,73 @@ impl Holders {
 
     /// Registers a connection borrowed at `at`, until the returned guard is dropped.
     pub(crate) fn register(self: &Arc<Self>, at: &'static Location<'static>) -> Hold {
-        let (index, generation) = {
-            let mut state = self.lock();
-            let index = match state.free.pop() {
-                Some(index) => index,
-                None => {
-                    state.slots.push(Slot::default());
-                    state.slots.len() - 1
-                }
-            };
-            let slot = &mut state.slots[index];
-            slot.generation += 1;
-            slot.held = Some(Held {
-                at,
-                since: Instant::now(),
-                warned: false,
-            });
-            (index, slot.generation)
-        };
-        let timer = match (self.warn_after, tokio::runtime::Handle::try_current()) {
-            (Some(after), Ok(runtime)) => {
-                let holders = Arc::downgrade(self);
-                let task = runtime.spawn(async move {
-                    tokio::time::sleep(after).await;
-                    if let Some(holders) = holders.upgrade() {
-                        holders.still_held(index, generation);
-                    }
-                });
-                Some(task.abort_handle())
+        let mut state = self.lock();
+        let index = match state.free.pop() {
+            Some(index) => index,
+            None => {
+                state.slots.push(Slot::default());
+                state.slots.len() - 1
             }
-            _ => None,
         };
+        let slot = &mut state.slots[index];
+        slot.generation += 1;
+        slot.held = Some(Held {
+            at,
+            since: Instant::now(),
+            warned: false,
+        });
+        let generation = slot.generation;
+        if let Some(after) = self.warn_after {
+            if state.scanner.as_ref().is_none_or(AbortHandle::is_finished) {
+                // Spawning does not run the task: fine under the lock, which makes it one.
+                state.scanner = self.spawn_scanner(after);
+                #[cfg(test)]
+                {
+                    state.scanners_spawned += 1;
+                }
+            }
+        }
+        drop(state);
         Hold {
             holders: Arc::clone(self),
             index,
             generation,
-            timer,
         }
     }
 
-    /// The warning threshold passed for the holder in `index`, if it still holds.
-    fn still_held(&self, index: usize, generation: u64) {
-        let mut state = self.lock();
-        let Some(slot) = state.slots.get_mut(index) else {
-            return;
-        };
-        if slot.generation != generation {
-            return;
+    /// The task that warns about holders past `after`. It holds only a `Weak`: it ends when
+    /// the pool is dropped. Without a runtime, none (and no warnings).
+    fn spawn_scanner(self: &Arc<Self>, after: Duration) -> Option<AbortHandle> {
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        let holders = Arc::downgrade(self);
+        let every = (after / 4).max(SCAN_MIN);
+        let task = runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(holders) = holders.upgrade() else {
+                    return;
+                };
+                holders.warn_past(after);
+            }
+        });
+        Some(task.abort_handle())
+    }
+
+    /// Logs each holder that has held its connection for `after` or longer, once.
+    fn warn_past(&self, after: Duration) {
+        let now = Instant::now();
+        let mut past = Vec::new();
+        {
+            let mut state = self.lock();
+            for held in state.slots.iter_mut().filter_map(|slot| slot.held.as_mut()) {
+                let held_for = now.saturating_duration_since(held.since);
+                if !held.warned && held_for >= after {
+                    held.warned = true;
+                    past.push((held.at, held_for));
+                }
+            }
         }
-        if let Some(held) = slot.held.as_mut() {
-            held.warned = true;
-            let (at, held_for) = (held.at, held.since.elapsed());
-            drop(state);
+        for (at, held_for) in past {
             tracing::warn!(
                 borrowed_at = %at,
                 held_ms = held_for.as_millis() as u64,
@@ -218,14 +243,10 @@ pub(crate) struct Hold {
     holders: Arc<Holders>,
     index: usize,
     generation: u64,
-    timer: Option<AbortHandle>,
 }
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        if let Some(timer) = self.timer.take() {
-            timer.abort();
-        }
         self.holders.release(self.index, self.generation);
     }
 }
@@ -254,5 +275,49 @@ mod tests {
         drop((second, third));
         assert_eq!(holders.count(), 0);
         assert!(holders.longest(5).is_empty());
+    }
+
+    fn warned(holders: &Holders) -> Vec<bool> {
+        let state = holders.lock();
+        let held = state.slots.iter().filter_map(|slot| slot.held.as_ref());
+        held.map(|held| held.warned).collect()
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn one_task_per_pool_marks_every_holder_past_the_threshold_once() {
+        const AFTER: Duration = Duration::from_millis(40);
+        let holders = Holders::new(Some(AFTER));
+        // Many short holds: registration spawns no task of its own.
+        for _ in 0..100 {
+            drop(holders.register(Location::caller()));
+        }
+        let long = holders.register(Location::caller());
+        let later = holders.register(Location::caller());
+        assert_eq!(holders.lock().scanners_spawned, 1);
+        assert_eq!(warned(&holders), [false, false]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while warned(&holders) != [true, true] && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(warned(&holders), [true, true], "past the threshold: marked");
+        drop(long);
+        let fresh = holders.register(Location::caller());
+        assert_eq!(
+            warned(&holders),
+            [false, true],
+            "a new holder starts unwarned"
+        );
+        drop((later, fresh));
+        assert_eq!(holders.lock().scanners_spawned, 1);
+    }
+
+    #[test]
+    fn without_a_runtime_holders_are_registered_without_a_task() {
+        let holders = Holders::new(Some(Duration::from_millis(1)));
+        let hold = holders.register(Location::caller());
+        assert!(holders.lock().scanner.is_none());
+        assert_eq!(holders.count(), 1);
+        drop(hold);
+        assert_eq!(holders.count(), 0);
     }
 }

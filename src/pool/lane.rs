@@ -21,16 +21,20 @@
 //! A connection goes back to the pool when its last `Arc` is dropped: the lane's, once it has
 //! left the lane and its last [`Share`] has ended. Whatever leaves the lane is dropped after
 //! the lock is released.
+//!
+//! No statement reads the clock: how long a connection has been idle is measured by the reaper
+//! ([`Lane::take_idle_where`]) from the first round that finds it idle.
 
 use std::fmt;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What the lane needs to know about a connection.
 pub(crate) trait Member {
     /// Whether the connection is closed (broken) or due to be retired (past its maximum
-    /// lifetime): it serves no more statements and leaves the lane once idle.
+    /// lifetime): it serves no more statements and leaves the lane once idle. Asked on every
+    /// statement, so it must be cheap (no clock read).
     fn is_spent(&self) -> bool;
 }
 
@@ -50,8 +54,10 @@ struct Entry<C> {
     users: usize,
     /// Found closed while busy: it takes no more statements and leaves when its last ends.
     closed: bool,
-    /// When its last statement ended (meaningful while `users` is 0).
-    idle_since: Instant,
+    /// Since when it has been idle, as the reaper first found it so (`None`: busy, or idle
+    /// since the reaper last looked). Cleared when a statement ends, so a statement costs no
+    /// clock read.
+    idle_since: Option<Instant>,
 }
 
 /// Locks the lane. Every critical section leaves the data consistent at each step, so a panic
@@ -116,7 +122,7 @@ impl<C> Lane<C> {
             conn: conn.clone(),
             users: 1,
             closed: false,
-            idle_since: Instant::now(),
+            idle_since: None,
         });
         conn
     }
@@ -145,21 +151,32 @@ impl<C> Lane<C> {
         self.entries.iter().filter(|e| e.users == 0).count()
     }
 
-    /// Removes the idle connections for which `leave(conn, idle_since)` says so (the reaper:
-    /// idle too long, or spent), for the caller to drop outside the lock.
+    /// Every connection in the lane, idle or busy (the reaper marks those past their lifetime).
+    pub(crate) fn members(&self) -> impl Iterator<Item = &C> {
+        self.entries.iter().map(|e| &*e.conn)
+    }
+
+    /// The reaper's look at the lane at `now`: removes the idle connections for which
+    /// `leave(conn, idle_for)` says so (idle too long, or spent), for the caller to drop
+    /// outside the lock. `idle_for` counts from the first look that found the connection idle
+    /// (zero at that look): never more than it has been idle, at most one round less.
     pub(crate) fn take_idle_where(
         &mut self,
-        mut leave: impl FnMut(&C, Instant) -> bool,
+        now: Instant,
+        mut leave: impl FnMut(&C, Duration) -> bool,
     ) -> Vec<Arc<C>> {
         let mut taken = Vec::new();
         let mut i = 0;
         while i < self.entries.len() {
-            let entry = &self.entries[i];
-            if entry.users == 0 && leave(&entry.conn, entry.idle_since) {
-                taken.push(self.entries.swap_remove(i).conn);
-            } else {
-                i += 1;
+            let entry = &mut self.entries[i];
+            if entry.users == 0 {
+                let since = *entry.idle_since.get_or_insert(now);
+                if leave(&entry.conn, now.saturating_duration_since(since)) {
+                    taken.push(self.entries.swap_remove(i).conn);
+                    continue;
+                }
             }
+            i += 1;
         }
         taken
     }
@@ -225,7 +242,8 @@ impl<C: Member> Lane<C> {
         if self.waiting > 0 || entry.closed || entry.conn.is_spent() {
             return Some(self.entries.swap_remove(i).conn);
         }
-        entry.idle_since = Instant::now();
+        // Idle from now on: the reaper's next look starts counting.
+        entry.idle_since = None;
         None
     }
 

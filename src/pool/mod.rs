@@ -73,6 +73,11 @@ pub(crate) struct LaneConn {
     object: Option<Object>,
     prepared: Mutex<Vec<Option<tokio_postgres::Statement>>>,
     lifetime: Arc<Lifetime>,
+    /// When it is due to be retired (`None`: never), computed once when it opens.
+    retire_at: Option<Instant>,
+    /// Found past `retire_at` by the reaper, which compares, so that statements don't read
+    /// the clock (see `Member::is_spent` below).
+    expired: AtomicBool,
     /// Leaves the lane to be closed (idle too long): it goes back to the pool as idle since
     /// it was taken, so the reaper closes it there.
     retiring: AtomicBool,
@@ -87,9 +92,11 @@ pub(crate) type AutoConn<'c> = lane::Share<'c, LaneConn>;
 impl LaneConn {
     fn new(object: Object, lifetime: &Arc<Lifetime>) -> Self {
         LaneConn {
+            retire_at: lifetime.retire_at(Object::metrics(&object).created),
             object: Some(object),
             prepared: Mutex::new(Vec::new()),
             lifetime: Arc::clone(lifetime),
+            expired: AtomicBool::new(false),
             retiring: AtomicBool::new(false),
             lost: AtomicBool::new(false),
         }
@@ -105,16 +112,29 @@ impl LaneConn {
     pub(crate) fn mark_lost(&self) {
         self.lost.store(true, Ordering::Relaxed);
     }
+
+    /// The reaper's check of its lifetime at `now`, busy or idle.
+    fn check_lifetime(&self, now: Instant) {
+        if self.retire_at.is_some_and(|at| now >= at) {
+            self.expired.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether it is past its maximum lifetime: as the reaper last found, or, when no reaper
+    /// looks (no tokio runtime when the `Db` was built), by the clock.
+    fn is_expired(&self) -> bool {
+        self.expired.load(Ordering::Relaxed)
+            || (!self.lifetime.is_reaped() && self.retire_at.is_some_and(|at| Instant::now() >= at))
+    }
 }
 
 impl Member for LaneConn {
     /// Closed, or past its maximum lifetime: a lane connection never goes back to the pool
-    /// while it serves statements, so a busy service would otherwise keep it forever.
+    /// while it serves statements, so a busy service would otherwise keep it forever. Asked
+    /// twice per statement: atomic loads only, as long as a reaper runs (it retires the
+    /// connection up to one of its rounds late).
     fn is_spent(&self) -> bool {
-        let object = self.object();
-        object.is_closed()
-            || self.lost.load(Ordering::Relaxed)
-            || self.lifetime.is_expired(Object::metrics(object).created)
+        self.object().is_closed() || self.lost.load(Ordering::Relaxed) || self.is_expired()
     }
 }
 
@@ -197,6 +217,12 @@ impl Connections {
         hold_warning: Option<Duration>,
         lifetime: Arc<Lifetime>,
     ) -> Self {
+        // `DbBuilder::build` spawns the reaper (`spawn_reaper`) right after, exactly when a
+        // rule needs it and there is a runtime: from the first statement on, lane connections
+        // leave their lifetime to it.
+        let reaped = lifetime.settings.reap_interval().is_some()
+            && tokio::runtime::Handle::try_current().is_ok();
+        lifetime.set_reaped(reaped);
         Connections {
             pool,
             lane: Mutex::new(Lane::new(pipelining)),
@@ -205,17 +231,26 @@ impl Connections {
         }
     }
 
-    /// The reaper's round (see `lifetime`): idle lane connections that are spent or idle too
-    /// long go back to the pool, which closes them with its own idle ones that are; then the
-    /// idle floor is refilled. `false` once the pool is closed: the reaper ends.
+    /// The reaper's round (see `lifetime`): lane connections past their lifetime are marked
+    /// (so that statements need not read the clock), idle lane connections that are spent or
+    /// idle too long go back to the pool, which closes them with its own idle ones that are;
+    /// then the idle floor is refilled. `false` once the pool is closed: the reaper ends.
     pub(crate) async fn maintain(&self) -> bool {
         if self.pool.is_closed() {
+            self.lifetime.set_reaped(false);
             return false;
         }
         let lifetime = &self.lifetime;
-        let leaving = lock(&self.lane).take_idle_where(|conn, idle_since| {
-            conn.is_spent() || lifetime.lane_idle_too_long(idle_since)
-        });
+        let now = Instant::now();
+        let leaving = {
+            let mut lane = lock(&self.lane);
+            for conn in lane.members() {
+                conn.check_lifetime(now);
+            }
+            lane.take_idle_where(now, |conn, idle_for| {
+                conn.is_spent() || lifetime.idle_too_long(idle_for)
+            })
+        };
         for conn in &leaving {
             conn.retiring.store(true, Ordering::Relaxed);
         }

@@ -6,6 +6,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::{lock, Lane, Member, Placed, Share, Waiter};
 
@@ -317,6 +318,39 @@ fn a_waiter_dropped_before_it_is_served_stops_waiting() {
     drop(busy);
     assert_eq!(w.counts(), (1, 0, 0));
     assert_eq!(w.returned(), Vec::<usize>::new());
+}
+
+/// The reaper's looks at the lane at `now`, taking what has been idle for `limit`: the ids taken.
+fn reap(w: &World, now: Instant, limit: Duration) -> Vec<usize> {
+    let taken = lock(&w.lane).take_idle_where(now, |_, idle_for| idle_for >= limit);
+    taken.iter().map(|conn| conn.id).collect()
+}
+
+#[test]
+fn idle_time_counts_from_the_reapers_first_look_and_restarts_after_each_statement() {
+    let w = World::new(true);
+    let limit = Duration::from_secs(10);
+    let t0 = Instant::now();
+    let first = w.run(Some(1));
+    let busy = w.run(Some(2));
+    drop(first);
+    // Connection 1 is idle since before this look: counted from here (no statement read the
+    // clock), so not taken however long ago its statement ended; 2 is busy.
+    assert_eq!(reap(&w, t0 + limit * 5, limit), Vec::<usize>::new());
+    assert_eq!(
+        reap(&w, t0 + limit * 5 + limit / 2, limit),
+        Vec::<usize>::new()
+    );
+    // 1 serves a statement before the next look: its idle time starts over.
+    assert_eq!(w.run(None).id, 1);
+    drop(busy);
+    assert_eq!(reap(&w, t0 + limit * 6, limit), Vec::<usize>::new());
+    // A limit later, both have been idle that long.
+    let mut taken = reap(&w, t0 + limit * 7, limit);
+    taken.sort_unstable();
+    assert_eq!(taken, [1, 2]);
+    assert_eq!(w.counts(), (0, 0, 0));
+    assert_eq!(w.returned(), [1, 2]);
 }
 
 /// One step of a scripted load on a lane of at most two pooled connections, pipelining on.
