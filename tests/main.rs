@@ -35,6 +35,9 @@ mod strict;
 mod timeouts;
 #[cfg(feature = "tls-rustls")]
 mod tls;
+// The platform's TLS library is used only when rustls is not built in.
+#[cfg(all(feature = "tls-native", not(feature = "tls-rustls")))]
+mod tls_native;
 mod transactions;
 mod types;
 mod verify_inserts;
