@@ -37,6 +37,9 @@ mod tenancy;
 mod timeouts;
 #[cfg(feature = "tls-rustls")]
 mod tls;
+// The platform's TLS library is used only when rustls is not built in.
+#[cfg(all(feature = "tls-native", not(feature = "tls-rustls")))]
+mod tls_native;
 mod transactions;
 mod types;
 mod verify_inserts;
