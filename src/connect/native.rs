@@ -12,7 +12,7 @@ use postgres_native_tls::MakeTlsConnector;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_postgres::tls::MakeTlsConnect;
 
-use super::tls::{setting, Pem, Roots, TlsConfig, TlsErrorKind, Verification};
+use super::tls::{setting, Roots, TlsConfig, TlsErrorKind, Verification};
 use super::Handshake;
 use crate::error::{Error, Result};
 
