@@ -72,7 +72,54 @@ macro_rules! tenant_id {
         }
     )*};
 }
-tenant_id!(i16 => i16, i32 => i32, i64 => i64, u32 => u32, String => String, str => String);
+tenant_id!(String => String, str => String);
+
+macro_rules! tenant_id_int {
+    ($($ty:ty),*) => {$(
+        impl TenantId for $ty {
+            fn to_setting(&self) -> String {
+                self.to_string()
+            }
+
+            fn to_param(&self) -> TenantParam {
+                (Arc::new(IntId(i64::from(*self))), IntId::accepts_type)
+            }
+        }
+    )*};
+}
+tenant_id_int!(i16, i32, i64, u32);
+
+/// An integer tenant id, bound as whichever integer type the column has (`db.tenant(7)` is an
+/// `i32` literal; the column is usually `bigint`), refused when it does not fit.
+#[derive(Debug)]
+struct IntId(i64);
+
+impl IntId {
+    fn accepts_type(ty: &Type) -> bool {
+        matches!(*ty, Type::INT2 | Type::INT4 | Type::INT8)
+    }
+}
+
+impl ToSql for IntId {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>>
+    {
+        match *ty {
+            Type::INT2 => i16::try_from(self.0)?.to_sql(ty, out),
+            Type::INT4 => i32::try_from(self.0)?.to_sql(ty, out),
+            _ => self.0.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        Self::accepts_type(ty)
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
 
 #[cfg(feature = "uuid")]
 impl TenantId for uuid::Uuid {
@@ -250,9 +297,10 @@ pub(crate) fn checked_id(id: &(impl TenantId + ?Sized)) -> Result<String> {
 /// letter or `_` followed by letters, digits and `_` (no quoting needed, nothing else).
 pub(crate) fn check_setting_name(name: &str) -> Result<()> {
     let part = |p: &str| {
-        p.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-            && p
-                .chars()
+        p.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+            && p.chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
     };
     if name.contains('.') && name.len() <= 63 && name.split('.').all(part) {
@@ -381,7 +429,16 @@ mod tests {
         for good in ["pgrepo.tenant", "app.tenant_id", "a.b.c", "_x.y2"] {
             assert!(check_setting_name(good).is_ok(), "{good}");
         }
-        for bad in ["tenant", "App.x", "a.'x", "a. b", "a.b; DROP", "a..b", ".a", "a.1b"] {
+        for bad in [
+            "tenant",
+            "App.x",
+            "a.'x",
+            "a. b",
+            "a.b; DROP",
+            "a..b",
+            ".a",
+            "a.1b",
+        ] {
             assert!(check_setting_name(bad).is_err(), "{bad}");
         }
     }

@@ -115,6 +115,9 @@ async fn a_tenant_scope_sees_only_its_tenants_rows_everywhere() {
     let notes = scope.repo::<Note>();
     assert_eq!(notes.all().await.unwrap().len(), 5);
     assert_eq!(notes.count().await.unwrap(), 5);
+    // An integer literal (`i32`) binds to the bigint column too.
+    let literal = t.app.tenant(1).unwrap();
+    assert_eq!(literal.repo::<Note>().count().await.unwrap(), 5);
     assert_eq!(notes.get(one[0].id).await.unwrap(), Some(one[0].clone()));
     assert_eq!(
         notes.get(two[0].id).await.unwrap(),

@@ -75,6 +75,82 @@ fn as_role(url: &str, role: &str) -> String {
     format!("{scheme}://{role}@{host}")
 }
 
+/// Scoped against unscoped gets and pages, alternating in rounds (the machine is shared and
+/// noisy: each round's ratio compares runs a few milliseconds apart); prints the median ratio
+/// and the middle half. Rounds: `PGREPO_TENANCY_ROUNDS` (default 30).
+fn interleaved(runtime: &tokio::runtime::Runtime, app: &Db) {
+    const CALLS: i64 = 200;
+    let rounds: usize = std::env::var("PGREPO_TENANCY_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(30);
+    let time = |f: &mut dyn FnMut(i64)| {
+        let started = std::time::Instant::now();
+        for i in 0..CALLS {
+            f(i);
+        }
+        started.elapsed().as_secs_f64()
+    };
+    let (mut gets, mut pages) = (Vec::new(), Vec::new());
+    let mut extra = Vec::new();
+    for _ in 0..rounds {
+        let plain = app.repo::<PlainNote>();
+        let unscoped = time(&mut |i| {
+            let id = i % (TENANTS * PER_TENANT) + 1;
+            runtime.block_on(plain.get(id)).expect("get");
+        });
+        let scoped = time(&mut |i| {
+            let id = i % (TENANTS * PER_TENANT) + 1;
+            let scope = app.tenant(1 + (id - 1) % TENANTS).expect("tenant");
+            runtime.block_on(scope.repo::<Note>().get(id)).expect("get");
+        });
+        gets.push(scoped / unscoped);
+        let reused_scope = app.tenant(1).expect("tenant");
+        let reused = time(&mut |i| {
+            let id = (i * TENANTS) % (TENANTS * PER_TENANT) + 1;
+            runtime
+                .block_on(reused_scope.repo::<Note>().get(id))
+                .expect("get");
+        });
+        let all = app.all_tenants();
+        let unfiltered = time(&mut |i| {
+            let id = i % (TENANTS * PER_TENANT) + 1;
+            runtime
+                .block_on(all.repo::<PlainNote>().get(id))
+                .expect("get");
+        });
+        extra.push((reused / unscoped, unfiltered / unscoped));
+        let unscoped = time(&mut |_| {
+            let listing = plain.list();
+            runtime.block_on(listing.first(20)).expect("page");
+        });
+        let scoped = time(&mut |i| {
+            let scope = app.tenant(1 + i % TENANTS).expect("tenant");
+            let notes = scope.repo::<Note>();
+            let listing = notes.list();
+            runtime.block_on(listing.first(20)).expect("page");
+        });
+        pages.push(scoped / unscoped);
+    }
+    extra.sort_by(|a, b| a.0.total_cmp(&b.0));
+    println!("reused scope / unscoped: {:.2}", extra[extra.len() / 2].0);
+    extra.sort_by(|a, b| a.1.total_cmp(&b.1));
+    println!(
+        "all_tenants scope on plain table / unscoped: {:.2}",
+        extra[extra.len() / 2].1
+    );
+    for (name, ratios) in [("get", &mut gets), ("page of 20", &mut pages)] {
+        ratios.sort_by(f64::total_cmp);
+        let n = ratios.len();
+        println!(
+            "tenancy interleaved: scoped/unscoped {name}: median {:.2} (middle half {:.2}–{:.2}, {n} rounds of {CALLS})",
+            ratios[n / 2],
+            ratios[n / 4],
+            ratios[3 * n / 4]
+        );
+    }
+}
+
 fn main() {
     let mut criterion: Criterion = pgrepo_benches::config::criterion();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -100,6 +176,7 @@ fn main() {
 
     let id_of = |i: i64| (i % (TENANTS * PER_TENANT)) + 1;
     let tenant_of = |id: i64| 1 + (id - 1) % TENANTS;
+    interleaved(&runtime, &app);
     let mut group = criterion.benchmark_group("tenant_get");
     let mut i = 0;
     group.bench_function(BenchmarkId::from_parameter("unscoped"), |b| {
@@ -152,42 +229,48 @@ fn main() {
             &[tokio_postgres::types::Type::TEXT],
         ))
         .expect("prepare");
-    group.bench_function(BenchmarkId::from_parameter("tokio_postgres_prepared_set"), |b| {
-        b.iter(|| {
-            i += 1;
-            let id = id_of(i);
-            let tenant = tenant_of(id).to_string();
-            let found = runtime.block_on(async {
-                let set_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&tenant];
-                let get_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
-                let begin = raw.batch_execute("BEGIN");
-                let set = raw.execute(&set_prepared, &set_params);
-                let row = raw.query_opt(&get, &get_params);
-                let commit = raw.batch_execute("COMMIT");
-                let (b, s, r, c) = futures_util::future::join4(begin, set, row, commit).await;
-                b.and(s.map(drop)).and(c).expect("envelope");
-                r.expect("get").map(|row| row.get::<_, i64>(0))
-            });
-            assert_eq!(found, Some(id));
-        })
-    });
-    group.bench_function(BenchmarkId::from_parameter("tokio_postgres_simple_prelude"), |b| {
-        b.iter(|| {
-            i += 1;
-            let id = id_of(i);
-            let prelude = format!("BEGIN; SET LOCAL pgrepo.tenant = '{}'", tenant_of(id));
-            let found = runtime.block_on(async {
-                let get_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
-                let begin = raw.batch_execute(&prelude);
-                let row = raw.query_opt(&get, &get_params);
-                let commit = raw.batch_execute("COMMIT");
-                let (b, r, c) = futures_util::future::join3(begin, row, commit).await;
-                b.and(c).expect("envelope");
-                r.expect("get").map(|row| row.get::<_, i64>(0))
-            });
-            assert_eq!(found, Some(id));
-        })
-    });
+    group.bench_function(
+        BenchmarkId::from_parameter("tokio_postgres_prepared_set"),
+        |b| {
+            b.iter(|| {
+                i += 1;
+                let id = id_of(i);
+                let tenant = tenant_of(id).to_string();
+                let found = runtime.block_on(async {
+                    let set_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&tenant];
+                    let get_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+                    let begin = raw.batch_execute("BEGIN");
+                    let set = raw.execute(&set_prepared, &set_params);
+                    let row = raw.query_opt(&get, &get_params);
+                    let commit = raw.batch_execute("COMMIT");
+                    let (b, s, r, c) = futures_util::future::join4(begin, set, row, commit).await;
+                    b.and(s.map(drop)).and(c).expect("envelope");
+                    r.expect("get").map(|row| row.get::<_, i64>(0))
+                });
+                assert_eq!(found, Some(id));
+            })
+        },
+    );
+    group.bench_function(
+        BenchmarkId::from_parameter("tokio_postgres_simple_prelude"),
+        |b| {
+            b.iter(|| {
+                i += 1;
+                let id = id_of(i);
+                let prelude = format!("BEGIN; SET LOCAL pgrepo.tenant = '{}'", tenant_of(id));
+                let found = runtime.block_on(async {
+                    let get_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+                    let begin = raw.batch_execute(&prelude);
+                    let row = raw.query_opt(&get, &get_params);
+                    let commit = raw.batch_execute("COMMIT");
+                    let (b, r, c) = futures_util::future::join3(begin, row, commit).await;
+                    b.and(c).expect("envelope");
+                    r.expect("get").map(|row| row.get::<_, i64>(0))
+                });
+                assert_eq!(found, Some(id));
+            })
+        },
+    );
     group.finish();
 
     let mut group = criterion.benchmark_group("tenant_page");

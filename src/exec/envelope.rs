@@ -14,7 +14,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-
 /// Text sent before and after a statement (simple protocol), and who to tell once the
 /// prelude is on its way.
 #[derive(Default)]
@@ -68,7 +67,6 @@ impl Locals {
     pub(crate) fn sql(&self) -> &str {
         &self.sql
     }
-
 }
 
 /// `value` as an escape string literal: `E'…'` with `\` and `'` doubled.
