@@ -3,8 +3,6 @@
 //! Checked on the server (`pg_stat_activity`) and by reading acknowledged writes back over a
 //! connection of the test's own.
 
-use std::future::Future;
-use std::pin::pin;
 use std::time::Duration;
 
 use pgrepo::testkit::TestDatabase;
@@ -13,33 +11,6 @@ use pgrepo::{Db, TxOptions};
 use crate::common::*;
 
 const LEDGER: &str = "CREATE TABLE ledger (id BIGINT PRIMARY KEY)";
-
-/// Polls `future` at most `polls` times, `pause` apart (so the server answers in between and
-/// each run stops at a later await point), then drops it.
-async fn poll_then_drop<F: Future>(future: F, polls: usize, pause: Duration) -> bool {
-    let mut future = pin!(future);
-    for _ in 0..polls {
-        if futures_util::poll!(future.as_mut()).is_ready() {
-            return true;
-        }
-        tokio::time::sleep(pause).await;
-    }
-    false
-}
-
-/// Backends of this database inside a transaction that nobody is running a statement in.
-async fn idle_in_transaction(database: &TestDatabase) -> i64 {
-    let client = database.connect().await.expect("own connection");
-    client
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND state LIKE 'idle in transaction%'",
-            &[],
-        )
-        .await
-        .expect("pg_stat_activity")
-        .get(0)
-}
 
 /// Ledger rows another connection sees: committed ones only.
 async fn committed_ledger(database: &TestDatabase) -> i64 {

@@ -354,3 +354,34 @@ impl tracing::Subscriber for SpanRecorder {
     fn enter(&self, _: &tracing::span::Id) {}
     fn exit(&self, _: &tracing::span::Id) {}
 }
+
+/// Polls `future` at most `polls` times, `pause` apart (so the server answers in between and
+/// each run stops at a later await point), then drops it; whether it finished.
+pub async fn poll_then_drop<F: std::future::Future>(
+    future: F,
+    polls: usize,
+    pause: std::time::Duration,
+) -> bool {
+    let mut future = std::pin::pin!(future);
+    for _ in 0..polls {
+        if futures_util::poll!(future.as_mut()).is_ready() {
+            return true;
+        }
+        tokio::time::sleep(pause).await;
+    }
+    false
+}
+
+/// Backends of this database inside a transaction that nobody is running a statement in.
+pub async fn idle_in_transaction(database: &TestDatabase) -> i64 {
+    let client = database.connect().await.expect("own connection");
+    client
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND state LIKE 'idle in transaction%'",
+            &[],
+        )
+        .await
+        .expect("pg_stat_activity")
+        .get(0)
+}

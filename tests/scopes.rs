@@ -2,11 +2,8 @@
 //! one-statement transaction that sets them transaction-locally, pipelined; nothing of them
 //! left on a pooled connection, whatever future is dropped when.
 
-use std::future::Future;
-use std::pin::pin;
 use std::time::Duration;
 
-use pgrepo::testkit::TestDatabase;
 use pgrepo::{CancelReason, Error, LockWait, StatementMode, Timeouts, TxOptions};
 
 use crate::common::*;
@@ -19,20 +16,6 @@ async fn show(db: &impl Executor, setting: &str) -> String {
 
 async fn backend(db: &impl Executor) -> i32 {
     db.query("SELECT pg_backend_pid()", &[]).await.unwrap()[0].get(0)
-}
-
-/// Backends of this database inside a transaction nobody runs a statement in.
-async fn idle_in_transaction(database: &TestDatabase) -> i64 {
-    let client = database.connect().await.expect("own connection");
-    client
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-             AND state LIKE 'idle in transaction%'",
-            &[],
-        )
-        .await
-        .expect("pg_stat_activity")
-        .get(0)
 }
 
 fn statement_timeout(error: &Error) -> bool {
@@ -160,18 +143,6 @@ async fn a_handles_transactions_keep_its_timeouts_and_options_override_them() {
         .await
         .unwrap();
     assert_eq!(show(&t.db, "statement_timeout").await, "30s");
-}
-
-/// Polls `future` at most `polls` times, `pause` apart, then drops it; whether it finished.
-async fn poll_then_drop<F: Future>(future: F, polls: usize, pause: Duration) -> bool {
-    let mut future = pin!(future);
-    for _ in 0..polls {
-        if futures_util::poll!(future.as_mut()).is_ready() {
-            return true;
-        }
-        tokio::time::sleep(pause).await;
-    }
-    false
 }
 
 #[tokio::test]

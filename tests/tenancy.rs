@@ -3,8 +3,6 @@
 //! before any SQL is sent; roles and tables that would let rows through are refused; nothing
 //! of a tenant stays on a pooled connection, whatever future is dropped when.
 
-use std::future::Future;
-use std::pin::pin;
 use std::time::Duration;
 
 use futures_util::TryStreamExt as _;
@@ -278,63 +276,44 @@ async fn roles_and_tables_that_let_rows_through_are_refused() {
         bypassing.tenant(1i64).unwrap().repo::<Note>().all().await,
         "BYPASSRLS",
     );
-    // The table's owner, without FORCE ROW LEVEL SECURITY.
-    t.admin
-        .db
-        .batch_execute(&format!("ALTER TABLE notes OWNER TO {}", t.role))
-        .await
-        .unwrap();
-    let owner = Db::connect(&as_role(&t.admin.database.url(), &t.role))
-        .await
-        .unwrap();
+    // The table's owner, without FORCE ROW LEVEL SECURITY; then with it.
+    let owner = altered(&t, &format!("ALTER TABLE notes OWNER TO {}", t.role)).await;
     unprotected(
         owner.tenant(1i64).unwrap().repo::<Note>().all().await,
         "FORCE ROW LEVEL SECURITY",
     );
-    t.admin
-        .db
-        .batch_execute("ALTER TABLE notes FORCE ROW LEVEL SECURITY")
-        .await
-        .unwrap();
-    let owner = Db::connect(&as_role(&t.admin.database.url(), &t.role))
-        .await
-        .unwrap();
-    assert_eq!(
-        owner
-            .tenant(1i64)
-            .unwrap()
-            .repo::<Note>()
-            .all()
-            .await
-            .unwrap()
-            .len(),
-        5
-    );
+    let owner = altered(&t, "ALTER TABLE notes FORCE ROW LEVEL SECURITY").await;
+    let all = owner.tenant(1i64).unwrap().repo::<Note>().all().await;
+    assert_eq!(all.unwrap().len(), 5);
     // Row-level security off; on without a policy.
-    t.admin
-        .db
-        .batch_execute("ALTER TABLE notes NO FORCE ROW LEVEL SECURITY; ALTER TABLE notes OWNER TO postgres; ALTER TABLE notes DISABLE ROW LEVEL SECURITY")
-        .await
-        .unwrap();
-    let fresh_app = Db::connect(&as_role(&t.admin.database.url(), &t.role))
-        .await
-        .unwrap();
+    let app = altered(
+        &t,
+        "ALTER TABLE notes NO FORCE ROW LEVEL SECURITY; ALTER TABLE notes OWNER TO postgres; \
+         ALTER TABLE notes DISABLE ROW LEVEL SECURITY",
+    )
+    .await;
     unprotected(
-        fresh_app.tenant(1i64).unwrap().repo::<Note>().all().await,
+        app.tenant(1i64).unwrap().repo::<Note>().all().await,
         "not enabled",
     );
-    t.admin
-        .db
-        .batch_execute("ALTER TABLE notes ENABLE ROW LEVEL SECURITY; DROP POLICY tenant ON notes")
-        .await
-        .unwrap();
-    let fresh_app = Db::connect(&as_role(&t.admin.database.url(), &t.role))
-        .await
-        .unwrap();
+    let app = altered(
+        &t,
+        "ALTER TABLE notes ENABLE ROW LEVEL SECURITY; DROP POLICY tenant ON notes",
+    )
+    .await;
     unprotected(
-        fresh_app.tenant(1i64).unwrap().repo::<Note>().all().await,
+        app.tenant(1i64).unwrap().repo::<Note>().all().await,
         "no policy",
     );
+}
+
+/// Runs `sql` as the admin, then connects a new `Db` as the application's role (whose checks
+/// start afresh: they are cached per `Db`).
+async fn altered(t: &Tenants, sql: &str) -> Db {
+    t.admin.db.batch_execute(sql).await.unwrap();
+    Db::connect(&as_role(&t.admin.database.url(), &t.role))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -402,17 +381,6 @@ async fn the_tenant_never_outlives_its_transaction() {
             );
         }
     }
-}
-
-async fn poll_then_drop<F: Future>(future: F, polls: usize, pause: Duration) -> bool {
-    let mut future = pin!(future);
-    for _ in 0..polls {
-        if futures_util::poll!(future.as_mut()).is_ready() {
-            return true;
-        }
-        tokio::time::sleep(pause).await;
-    }
-    false
 }
 
 #[tokio::test]
