@@ -43,3 +43,4 @@ mod tls_native;
 mod transactions;
 mod types;
 mod verify_inserts;
+mod verify_tenancy;

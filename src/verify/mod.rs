@@ -118,7 +118,7 @@ pub enum Mismatch {
         column: String,
         /// What lets rows through.
         reason: TenantProtection,
-        /// The SQL that fixes it.
+        /// SQL that fixes it, ready to run (statements separated by `;`).
         fix: String,
     },
 }

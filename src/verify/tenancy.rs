@@ -63,7 +63,8 @@ impl fmt::Display for TenantProtection {
                 f,
                 "the policies {} let rows through without reading the tenant setting \
                  `{setting}` (neither their USING expression nor a function they call \
-                 mentions it)",
+                 mentions it); drop them for a policy that does, or make them compare the \
+                 tenant column with the setting",
                 policies
                     .iter()
                     .map(|p| format!("`{p}`"))
@@ -74,7 +75,7 @@ impl fmt::Display for TenantProtection {
                 f,
                 "the role `{role}` owns the table and row-level security does not filter a \
                  table's owner without FORCE ROW LEVEL SECURITY, so tenant scopes of this \
-                 role are refused"
+                 role are refused; force it, or connect as a role that does not own the table"
             ),
         }
     }
@@ -175,10 +176,7 @@ pub(super) async fn check(
                 policies: ignoring,
                 setting: setting.clone(),
             },
-            format!(
-                "{}; {policy} (or make the policies compare the tenant column with the setting)",
-                drops.join("; ")
-            ),
+            format!("{}; {policy}", drops.join("; ")),
         );
     }
     if bypasses {
@@ -192,10 +190,7 @@ pub(super) async fn check(
     } else if owns && !forced {
         unprotected(
             TenantProtection::OwnerNotForced { role },
-            format!(
-                "ALTER TABLE {table_ref} FORCE ROW LEVEL SECURITY, or connect as a role that \
-                 does not own the table"
-            ),
+            format!("ALTER TABLE {table_ref} FORCE ROW LEVEL SECURITY"),
         );
     }
     Ok(())
