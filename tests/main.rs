@@ -34,6 +34,7 @@ mod seams;
 mod server_faults;
 mod strict;
 mod tenancy;
+mod tenancy_pgbouncer;
 mod timeouts;
 #[cfg(feature = "tls-rustls")]
 mod tls;

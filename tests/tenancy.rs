@@ -22,7 +22,7 @@ pub struct Note {
     pub body: String,
 }
 
-const NOTES: &str = "
+pub(crate) const NOTES: &str = "
 CREATE TABLE notes (
     id BIGSERIAL PRIMARY KEY,
     tenant_id BIGINT NOT NULL,
