@@ -132,7 +132,7 @@ pub use strict::{OnNPlusOne, StatementCount, Strict, DEFAULT_N_PLUS_ONE_LIMIT};
 pub use tenant::{TenantId, DEFAULT_TENANT_SETTING, MAX_TENANT_ID_LEN};
 pub use timeouts::Timeouts;
 pub use tx::{Isolation, Tx, TxOptions};
-pub use verify::{EntitySet, InsertFailure, Mismatch, SchemaReport};
+pub use verify::{EntitySet, InsertFailure, Mismatch, SchemaReport, TenantProtection};
 
 pub use pgrepo_derive::{Entity, Insertable, PgEnum, TextEnum};
 

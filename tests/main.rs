@@ -34,6 +34,7 @@ mod seams;
 mod server_faults;
 mod strict;
 mod tenancy;
+mod tenancy_pgbouncer;
 mod timeouts;
 #[cfg(feature = "tls-rustls")]
 mod tls;
@@ -43,3 +44,4 @@ mod tls_native;
 mod transactions;
 mod types;
 mod verify_inserts;
+mod verify_tenancy;

@@ -20,7 +20,7 @@ pub struct Note {
     pub body: String,
 }
 
-const NOTES: &str = "
+pub(crate) const NOTES: &str = "
 CREATE TABLE notes (
     id BIGSERIAL PRIMARY KEY,
     tenant_id BIGINT NOT NULL,
@@ -34,15 +34,16 @@ CREATE POLICY tenant ON notes
 
 /// A database with `notes` (owned by the test kit's superuser, protected by a policy), and a
 /// `Db` connected as an ordinary role of the application's, which the policy filters.
-struct Tenants {
+pub(crate) struct Tenants {
     /// The superuser's: sees every row.
-    admin: TestDb,
+    pub admin: TestDb,
     /// The application's role.
-    app: Db,
-    role: String,
+    pub app: Db,
+    /// The application role's name.
+    pub role: String,
 }
 
-async fn tenants(
+pub(crate) async fn tenants(
     prefix: &str,
     configure: impl FnOnce(pgrepo::DbBuilder) -> pgrepo::DbBuilder,
 ) -> Tenants {
@@ -67,21 +68,21 @@ async fn tenants(
 }
 
 /// `url` with its user replaced by `role` (trust authentication: no password).
-fn as_role(url: &str, role: &str) -> String {
+pub(crate) fn as_role(url: &str, role: &str) -> String {
     let (scheme, rest) = url.split_once("://").expect("a URL");
     let (_, host) = rest.split_once('@').expect("a user in the URL");
     format!("{scheme}://{role}@{host}")
 }
 
 /// What an insert carries: no tenant (the scope gives it).
-fn note(body: &str) -> NewNote {
+pub(crate) fn note(body: &str) -> NewNote {
     NewNote {
         body: body.to_owned(),
     }
 }
 
 /// Notes for tenants 1 and 2, each written in its own scope.
-async fn seed(app: &Db) -> (Vec<Note>, Vec<Note>) {
+pub(crate) async fn seed(app: &Db) -> (Vec<Note>, Vec<Note>) {
     let mut one = Vec::new();
     let mut two = Vec::new();
     for i in 0..5 {

@@ -30,6 +30,11 @@ pub struct PgBouncerOptions {
     /// Lines appended to the `[pgbouncer]` section after the kit's own, so they override them
     /// (e.g. `"pool_mode = session"`, `"ignore_startup_parameters = extra_float_digits,options"`).
     pub extra_conf: Vec<String>,
+    /// Roles admitted besides the cluster's superuser. PgBouncer's trust authentication still
+    /// admits only the users of its auth file, so an application role (an ordinary role a
+    /// test connects as, e.g. one that row-level security filters) must be listed here; the
+    /// role itself is created on the server by the test.
+    pub users: Vec<String>,
 }
 
 impl PgBouncerOptions {
@@ -38,7 +43,15 @@ impl PgBouncerOptions {
         PgBouncerOptions {
             pool_size,
             extra_conf: Vec::new(),
+            users: Vec::new(),
         }
+    }
+
+    /// Admits `role` too (see [`users`](Self::users)).
+    #[must_use]
+    pub fn user(mut self, role: impl Into<String>) -> Self {
+        self.users.push(role.into());
+        self
     }
 
     /// Appends one line to [`extra_conf`](Self::extra_conf).
@@ -90,8 +103,15 @@ impl TestCluster {
 impl PgBouncer {
     /// URL of `database` through PgBouncer, as the cluster's superuser.
     pub fn url_for(&self, database: &str) -> String {
+        self.url_as(SUPERUSER, database)
+    }
+
+    /// URL of `database` through PgBouncer, as `user` (the superuser or one of
+    /// [`PgBouncerOptions::users`]; trust authentication, no password).
+    pub fn url_as(&self, user: &str, database: &str) -> String {
         format!(
-            "postgres://{SUPERUSER}@127.0.0.1:{}/{}",
+            "postgres://{}@127.0.0.1:{}/{}",
+            percent_encode(user),
             self.port,
             percent_encode(database)
         )
@@ -143,10 +163,12 @@ fn start(
         port: 0,
         pool_size: options.pool_size,
     };
-    write(
-        &bouncer.dir.join("users.txt"),
-        &format!("\"{SUPERUSER}\" \"\"\n"),
-    )?;
+    // `"name" ""` per user (a `"` in a name doubled): trust authentication, no password.
+    let users: String = std::iter::once(SUPERUSER)
+        .chain(options.users.iter().map(String::as_str))
+        .map(|user| format!("\"{}\" \"\"\n", user.replace('"', "\"\"")))
+        .collect();
+    write(&bouncer.dir.join("users.txt"), &users)?;
     let ini = bouncer.dir.join("pgbouncer.ini");
     let mut attempt = 1;
     loop {

@@ -14,8 +14,10 @@ use crate::sql::table_ref;
 mod enum_labels;
 mod inserts;
 mod param_types;
+mod tenancy;
 
 pub use inserts::InsertFailure;
+pub use tenancy::TenantProtection;
 
 /// One way the database differs from an entity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +109,18 @@ pub enum Mismatch {
         /// Labels of the type no variant maps to: reading a row holding one fails.
         not_in_rust: Vec<String>,
     },
+    /// A tenant entity's table (`#[pgrepo(tenant)]`) whose rows PostgreSQL would not filter by
+    /// the scope's tenant, or whose tenant scopes the verifying role would be refused.
+    TenantUnprotected {
+        /// The table.
+        table: String,
+        /// The tenant column.
+        column: String,
+        /// What lets rows through.
+        reason: TenantProtection,
+        /// SQL that fixes it, ready to run (statements separated by `;`).
+        fix: String,
+    },
 }
 
 impl fmt::Display for Mismatch {
@@ -187,6 +201,16 @@ impl fmt::Display for Mismatch {
                 )?;
                 enum_labels::describe(f, type_name, not_in_database, not_in_rust)
             }
+            Mismatch::TenantUnprotected {
+                table,
+                column,
+                reason,
+                fix,
+            } => write!(
+                f,
+                "`{table}`: tenant entity (tenant column `{column}`) not protected by row-level \
+                 security: {reason}; fix: {fix}"
+            ),
         }
     }
 }
@@ -313,8 +337,11 @@ impl Db {
     /// `Option`, a `PgEnum` field's labels are its enum type's, the declared primary key is the
     /// table's, and inserts can succeed (every `NOT NULL` column the entity leaves out or marks
     /// `generated` has a default, identity or generation expression, and no written field is a
-    /// `GENERATED ALWAYS` column). Every mismatch is reported at once; warnings (such as a
-    /// listing's missing index) are returned in the report.
+    /// `GENERATED ALWAYS` column), and a tenant entity's table is filtered by row-level
+    /// security (enabled, with a policy that reads the tenant setting, and forced if the
+    /// verifying role owns it; a superuser or `BYPASSRLS` role gets a warning instead). Every
+    /// mismatch is reported at once; warnings (such as a listing's missing index) are returned
+    /// in the report.
     ///
     /// ```no_run
     /// # #[derive(pgrepo::Entity)] #[pgrepo(table = "users")] struct User { #[pgrepo(id)] id: i64 }
@@ -405,6 +432,12 @@ impl Db {
                 found: primary_keys,
             });
         }
+        let tenant_type = check.columns.iter().find(|c| c.tenant).and_then(|c| {
+            rows.iter()
+                .find(|r| r.get::<_, &str>(0) == c.name)
+                .map(|r| r.get::<_, &str>(3))
+        });
+        tenancy::check(self, check, tenant_type, report).await?;
         crate::listing::check_indexes(
             self,
             &check.table_ref,
