@@ -289,14 +289,18 @@ impl Tx {
     ///
     /// When the server answered, the connection is reused; when it failed, it is closed.
     pub async fn commit(self) -> Result<()> {
-        if !self.conn.is_open() {
-            return Ok(()); // no statement ran: nothing to commit
-        }
         if self.aborted.load(Ordering::Acquire) {
             // Nothing of it commits, whether or not the rollback gets through (a connection
-            // that fails it is closed, and its server ends the transaction).
-            let _ = self.finish("ROLLBACK").await;
+            // that fails it is closed, and its server ends the transaction). Also when its
+            // `BEGIN` never went out (a statement failed before it, e.g. while being
+            // prepared): a transaction whose statement failed never reports a commit.
+            if self.conn.is_open() {
+                let _ = self.finish("ROLLBACK").await;
+            }
             return Err(Error::TransactionAborted);
+        }
+        if !self.conn.is_open() {
+            return Ok(()); // no statement ran: nothing to commit
         }
         // In an aborted transaction the server answers `COMMIT` with a rollback and no error.
         // When a statement may have failed unseen, a statement goes first: in an aborted

@@ -255,3 +255,16 @@ async fn a_dropped_nested_transaction_poisons_its_transaction() {
     assert!(matches!(commit, Error::TransactionAborted), "{commit:?}");
     assert_eq!(t.db.repo::<User>().count().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_transaction_whose_first_statement_failed_before_begin_never_reports_a_commit() {
+    // A syntax error fails while the statement is prepared, before its `BEGIN` went out: the
+    // transaction ran nothing, and its caller must still not hear "committed".
+    let t = fresh("tx_failed_first").await;
+    let tx = t.db.begin().await.unwrap();
+    assert!(tx.execute("SELEC 1", &[]).await.is_err());
+    let error = tx.commit().await.unwrap_err();
+    assert!(matches!(error, Error::TransactionAborted), "{error:?}");
+    // Nothing ran: the pool serves on.
+    assert_eq!(t.db.repo::<User>().count().await.unwrap(), 0);
+}
