@@ -542,6 +542,28 @@ pub enum Error {
         reason: String,
     },
 
+    /// The server does not know a named prepared statement pgrepo sent (SQLSTATE 26000), or
+    /// the name is already taken (42P05): the statement cache and the server session disagree.
+    /// Behind a connection pooler in transaction mode (PgBouncer, Supavisor) statements reach
+    /// other server connections than the one that prepared them: use
+    /// [`StatementMode::Unnamed`](crate::StatementMode::Unnamed). Elsewhere (a `DEALLOCATE ALL`
+    /// on the session) the connection is retired, and the next statement gets a fresh one.
+    #[non_exhaustive]
+    #[error(
+        "`{statement}` on `{table}`: the server session does not match the prepared statements \
+         pgrepo keeps for it ({}); behind a pooler in transaction mode (PgBouncer, Supavisor) \
+         use StatementMode::Unnamed",
+        describe(.source)
+    )]
+    PreparedStatementLost {
+        /// The table.
+        table: &'static str,
+        /// The statement's label.
+        statement: &'static str,
+        /// The server's error.
+        source: tokio_postgres::Error,
+    },
+
     /// The transaction's connection closed before its `COMMIT` could be sent (the server
     /// terminated it, the network failed): the server never received `COMMIT` and rolls the
     /// transaction back, so nothing of it was committed and retrying it is safe. `source` is

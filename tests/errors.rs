@@ -471,3 +471,24 @@ async fn a_passing_verify_does_not_read_as_a_mismatch() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_session_that_lost_its_prepared_statements_is_a_typed_error_and_is_retired() {
+    // One connection: the get is prepared on it, then the session forgets it.
+    let t = fresh_with("errors_deallocated", |b| b.max_size(1)).await;
+    let ids = insert_users(&t.db, 1).await;
+    let users = t.db.repo::<User>();
+    assert!(users.get(ids[0]).await.unwrap().is_some());
+    t.db.batch_execute("DEALLOCATE ALL").await.unwrap();
+    let error = users.get(ids[0]).await.unwrap_err();
+    assert!(
+        matches!(error, pgrepo::Error::PreparedStatementLost { .. }),
+        "{error:?}"
+    );
+    assert_eq!(
+        error.code(),
+        Some(&pgrepo::tokio_postgres::error::SqlState::INVALID_SQL_STATEMENT_NAME)
+    );
+    // The connection was retired: the next get prepares on a fresh one.
+    assert!(users.get(ids[0]).await.unwrap().is_some());
+}

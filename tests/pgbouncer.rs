@@ -257,21 +257,31 @@ async fn prepared_statements_fail_through_pgbouncer_in_transaction_mode() {
                 let mut errors = Vec::new();
                 for id in ids.iter().cycle().take(100) {
                     if let Err(error) = db.repo::<User>().get(*id).await {
-                        errors.push(error.to_string());
+                        errors.push(error);
                     }
                 }
                 errors
             })
         })
         .collect();
-    let errors: Vec<String> = join_all(tasks)
+    let errors: Vec<Error> = join_all(tasks)
         .await
         .into_iter()
         .flat_map(Result::unwrap)
         .collect();
+    // Each a typed error that says what to do.
+    let lost = errors
+        .iter()
+        .filter(|e| matches!(e, Error::PreparedStatementLost { .. }))
+        .collect::<Vec<_>>();
     assert!(
-        errors.iter().any(|e| e.contains("prepared statement")),
+        !lost.is_empty(),
         "prepared statements worked through PgBouncer in transaction mode: {errors:?}"
+    );
+    assert!(
+        lost[0].to_string().contains("StatementMode::Unnamed"),
+        "{}",
+        lost[0]
     );
 }
 

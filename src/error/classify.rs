@@ -93,6 +93,14 @@ impl Error {
             };
         };
         let code = db.code();
+        if *code == SqlState::INVALID_SQL_STATEMENT_NAME || *code == SqlState::DUPLICATE_PSTATEMENT
+        {
+            return Error::PreparedStatementLost {
+                table,
+                statement,
+                source,
+            };
+        }
         let owned = |field: Option<&str>| field.map(str::to_owned);
         if *code == SqlState::UNIQUE_VIOLATION {
             Error::UniqueViolation {

@@ -47,6 +47,7 @@ impl Error {
             | Error::SchemaChanged { source, .. }
             | Error::Query { source, .. }
             | Error::ConnectionLost { source, .. }
+            | Error::PreparedStatementLost { source, .. }
             | Error::Connect { source }
             | Error::TransactionLost { source }
             | Error::CommitOutcomeUnknown { source } => source.as_db_error(),
@@ -135,7 +136,8 @@ impl Error {
             | Error::CheckViolation { .. }
             | Error::LockNotAvailable { .. }
             | Error::QueryCanceled { .. }
-            | Error::SchemaChanged { .. } => true,
+            | Error::SchemaChanged { .. }
+            | Error::PreparedStatementLost { .. } => true,
             Error::Query { source, .. } | Error::ConnectionLost { source, .. } => {
                 source.as_db_error().is_some()
             }

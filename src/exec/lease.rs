@@ -143,7 +143,12 @@ impl<'a> Lease<'a> {
                 // Dead, whether or not the driver has noticed yet: not for the next statement.
                 conn.mark_lost();
             }
-            (Lent::Own(conn), Err(Error::ConnectionLost { .. })) => conn.mark_broken(),
+            (Lent::Lane(conn), Err(Error::PreparedStatementLost { .. })) => {
+                // Its statement cache no longer matches the session: retire it.
+                conn.mark_lost();
+            }
+            (Lent::Own(conn), Err(Error::ConnectionLost { .. }))
+            | (Lent::Own(conn), Err(Error::PreparedStatementLost { .. })) => conn.mark_broken(),
             // The server answered the one-statement transaction's `COMMIT`: it has ended.
             (Lent::Own(conn), _) if self.envelope.ended => conn.mark_closed(),
             _ => {}
