@@ -155,8 +155,6 @@ pub struct Listing<'x, E, X> {
     max_export_batch: usize,
     /// The cursor secret and its derived key: this listing's own, or its scope's.
     key: Option<CursorKey>,
-    /// The tenant of the scope, which its cursors are bound to.
-    tenant: Option<Arc<str>>,
 }
 
 impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
@@ -179,9 +177,10 @@ impl<E: Entity, X> fmt::Debug for Listing<'_, E, X> {
 
 impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
     pub(crate) fn new(exec: &'x X, sort: SortKey<E>) -> Self {
-        // In a tenant's scope, a tenant entity's listing is filtered by its tenant column (a
-        // second line behind row-level security, and the leading column of its index).
-        let (tenant, filters) = match (
+        // In a tenant's scope, a tenant entity's listing is filtered by its tenant column: a
+        // second line behind row-level security, the leading column of its index, and, as a
+        // filter value in the cursor fingerprint, what binds its cursors to the tenant.
+        let filters = match (
             &exec.settings().tenant,
             E::columns().iter().position(|c| c.tenant),
         ) {
@@ -196,10 +195,9 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
                     value,
                     bytes,
                 };
-                (Some(Arc::clone(&tenant.text)), vec![filter])
+                vec![filter]
             }
-            (Some(Tenancy::One(tenant)), None) => (Some(Arc::clone(&tenant.text)), Vec::new()),
-            _ => (None, Vec::new()),
+            _ => Vec::new(),
         };
         let columns: Vec<usize> = filters.iter().map(|f| f.column).collect();
         let statements = listing_statements(sort, &columns);
@@ -212,7 +210,6 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
             max_page_size: DEFAULT_MAX_PAGE_SIZE,
             max_export_batch: DEFAULT_MAX_EXPORT_BATCH,
             key: exec.settings().cursor_secret.clone(),
-            tenant,
         };
         listing.fingerprint = listing.filtered_fingerprint();
         listing
@@ -291,13 +288,10 @@ impl<'x, E: Entity, X: Executor> Listing<'x, E, X> {
         self.fingerprint
     }
 
-    /// The statements' fingerprint with the scope's tenant and the filter values in it: a
-    /// cursor of one tenant's listing, or of one filter value, is rejected by another's.
+    /// The statements' fingerprint with the filter values in it (a tenant scope's among them):
+    /// a cursor of one filter value, or of one tenant's listing, is rejected by another's.
     fn filtered_fingerprint(&self) -> [u8; 8] {
-        let mut base = self.statements.fingerprint;
-        if let Some(tenant) = &self.tenant {
-            base = cursor::fingerprint(&[&base[..], b"tenant\0", tenant.as_bytes()].concat());
-        }
+        let base = self.statements.fingerprint;
         match self.filters.as_slice() {
             [] => base,
             [one] => cursor::fingerprint(&[&base[..], one.bytes.as_bytes()].concat()),
